@@ -1,0 +1,182 @@
+//! What a moby checkout *is*, read from the fork's own files, in every era from 17.04 to today.
+//!
+//! [`Fork::open`] reads the Makefile, `hack/make.sh`, `hack/make/` and a few marker files and
+//! answers the questions a tool needs to drive the fork like its own `make` would: the era, the
+//! source path inside the dev container, the env pass-through allowlist, the Go cache volumes,
+//! the accepted bundles, where `binary` output lands and how the commit is stamped.
+//!
+//! This crate is pure: no Docker, no async, no process spawning. See `../shared/MOBY-ERAS.md`.
+
+mod bundles;
+mod era;
+mod error;
+mod make_sh;
+mod makefile;
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+pub use bundles::{BinaryLayout, BundleOutput};
+pub use era::Era;
+pub use error::Error;
+pub use make_sh::CommitForm;
+pub use makefile::CacheMount;
+
+/// A moby checkout, as far as its own files say.
+#[derive(Debug, Clone)]
+pub struct Fork {
+    pub root: Utf8PathBuf,
+    pub era: Era,
+    /// Where the source sits inside the dev container (`/go/src/github.com/docker/docker`,
+    /// `/usr/src/moby` from E8).
+    pub src_path: String,
+    /// Variable names the Makefile's `DOCKER_ENVS` forwards with `-e NAME`.
+    pub env_allowlist: Vec<String>,
+    /// Named volumes the Makefile mounts for Go build caches in this era.
+    pub go_caches: Vec<CacheMount>,
+    /// Bundle names `hack/make.sh` accepts (the scripts in `hack/make/`, without dot-files).
+    pub bundles: Vec<String>,
+    /// Versioned (`bundles/<VERSION>/…`, E1/E2) or flat (`bundles/…`) output.
+    pub layout: BinaryLayout,
+    /// Whether `hack/make/.binary` writes `.md5`/`.sha256` next to each binary.
+    pub checksums: bool,
+    /// `git rev-parse --short HEAD` or the full hash, as `hack/make.sh` stamps it.
+    pub commit_form: CommitForm,
+    /// Content of the root `VERSION` file (≤ 17.11), which `hack/make.sh` reads instead of `$VERSION`.
+    pub version_file: Option<String>,
+    /// The dev image tag the fork's Makefile builds (`docker-dev:<branch>` up to E4, `docker-dev` later).
+    pub image_tag_per_branch: bool,
+}
+
+impl Fork {
+    /// Read a checkout. Errors name what is missing and what to do.
+    pub fn open(root: impl AsRef<Utf8Path>) -> Result<Fork, Error> {
+        let root = root.as_ref().to_path_buf();
+        if !root.is_dir() {
+            return Err(Error::NotADirectory(root));
+        }
+        let files = Files::read(&root)?;
+        let era = era::detect(&files);
+        let src_path = makefile::src_path(&files.makefile)
+            .or_else(|| files.devcontainer.as_deref().and_then(makefile::devcontainer_src))
+            .or_else(|| files.dockerfile.as_deref().and_then(makefile::dockerfile_workdir))
+            .unwrap_or_else(|| era.default_src_path().to_string());
+        let env_allowlist = makefile::docker_envs(&files.makefile)
+            .ok_or_else(|| Error::NoDockerEnvs(root.join("Makefile")))?;
+        let go_caches = makefile::go_caches(&files.makefile);
+        let bundles = bundles::list(&root)?;
+        let layout = make_sh::layout(&files.make_sh);
+        let checksums = files.dot_binary.as_deref().is_some_and(make_sh::writes_checksums);
+        let commit_form = make_sh::commit_form(&files.make_sh)
+            .ok_or_else(|| Error::NoCommitRule(root.join("hack/make.sh")))?;
+        let version_file = match layout {
+            BinaryLayout::Versioned => read_optional(&root.join("VERSION"))?
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty()),
+            BinaryLayout::Flat => None,
+        };
+        if layout == BinaryLayout::Versioned && version_file.is_none() {
+            return Err(Error::MissingVersionFile(root.join("VERSION")));
+        }
+        let image_tag_per_branch = files.makefile.contains("GIT_BRANCH_CLEAN");
+        Ok(Fork {
+            root,
+            era,
+            src_path,
+            env_allowlist,
+            go_caches,
+            bundles,
+            layout,
+            checksums,
+            commit_form,
+            version_file,
+            image_tag_per_branch,
+        })
+    }
+
+    /// The version `hack/make.sh` stamps: the `VERSION` file (E1/E2), else `$VERSION`, else `dev`.
+    pub fn version(&self, env_version: Option<&str>) -> String {
+        if let Some(v) = &self.version_file {
+            return v.clone();
+        }
+        match env_version {
+            Some(v) if !v.is_empty() => v.to_string(),
+            _ => "dev".to_string(),
+        }
+    }
+
+    /// Whether `name` is a bundle this fork's `hack/make.sh` accepts.
+    pub fn accepts_bundle(&self, name: &str) -> bool {
+        self.bundles.iter().any(|b| b == name)
+    }
+
+    /// The dev image tag the fork's own `make shell` builds, for a branch name (if any).
+    pub fn make_image_tag(&self, branch: Option<&str>) -> String {
+        match branch {
+            Some(b) if self.image_tag_per_branch && !b.is_empty() => {
+                let clean: String = b
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                format!("docker-dev:{clean}")
+            }
+            _ => "docker-dev".to_string(),
+        }
+    }
+
+    /// Where the output of `bundle` lands, relative to the fork root.
+    pub fn bundle_outputs(&self, bundle: &str, version: &str) -> Vec<BundleOutput> {
+        bundles::outputs(self.layout, bundle, version)
+    }
+}
+
+/// The files era detection and parsing read, loaded once.
+pub(crate) struct Files {
+    pub makefile: String,
+    pub make_sh: String,
+    pub dot_binary: Option<String>,
+    pub dockerfile: Option<String>,
+    pub devcontainer: Option<String>,
+    pub go_mod: Option<String>,
+    pub root: Utf8PathBuf,
+}
+
+impl Files {
+    fn read(root: &Utf8Path) -> Result<Files, Error> {
+        let makefile_path = root.join("Makefile");
+        let make_sh_path = root.join("hack/make.sh");
+        if !makefile_path.is_file() || !make_sh_path.is_file() {
+            let hint = ["engine", "moby"]
+                .iter()
+                .map(|d| root.join(d))
+                .find(|d| d.join("hack/make.sh").is_file());
+            return Err(Error::NotAMobyCheckout { root: root.to_path_buf(), hint });
+        }
+        let makefile = fs_err::read_to_string(&makefile_path).map_err(Error::Io)?;
+        if makefile.trim().is_empty() {
+            return Err(Error::EmptyMakefile(makefile_path));
+        }
+        let make_sh = fs_err::read_to_string(&make_sh_path).map_err(Error::Io)?;
+        Ok(Files {
+            makefile,
+            make_sh,
+            dot_binary: read_optional(&root.join("hack/make/.binary"))?,
+            dockerfile: read_optional(&root.join("Dockerfile"))?,
+            devcontainer: read_optional(&root.join(".devcontainer/devcontainer.json"))?,
+            go_mod: read_optional(&root.join("go.mod"))?,
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn has(&self, rel: &str) -> bool {
+        self.root.join(rel).exists()
+    }
+}
+
+fn read_optional(path: &Utf8Path) -> Result<Option<String>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
+        Err(e) => Err(Error::Io(std::io::Error::new(e.kind(), format!("failed to read {path}: {e}")))),
+    }
+}
