@@ -24,7 +24,9 @@ pub(crate) fn list(root: &Utf8Path) -> Result<Vec<String>, Error> {
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(Error::Io)?;
-        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
         if name.starts_with('.') || name.ends_with(".md") || entry.path().is_dir() {
             continue;
         }
@@ -40,7 +42,10 @@ pub(crate) fn outputs(layout: BinaryLayout, bundle: &str, version: &str) -> Vec<
         BinaryLayout::Versioned => Utf8PathBuf::from("bundles").join(version),
         BinaryLayout::Flat => Utf8PathBuf::from("bundles"),
     };
-    let stem = bundle.strip_suffix("-daemon").or_else(|| bundle.strip_suffix("-client")).unwrap_or(bundle);
+    let stem = bundle
+        .strip_suffix("-daemon")
+        .or_else(|| bundle.strip_suffix("-client"))
+        .unwrap_or(bundle);
     let mut dirs = vec![base.join(bundle)];
     for suffix in ["-daemon", "-client"] {
         let d = base.join(format!("{stem}{suffix}"));

@@ -50,12 +50,14 @@ impl fmt::Display for Era {
 
 pub(crate) fn detect(f: &Files) -> Era {
     let mk = f.makefile.as_str();
-    let go_mod_v2 = f
-        .go_mod
-        .as_deref()
-        .is_some_and(|m| m.lines().any(|l| l.trim() == "module github.com/moby/moby/v2"));
+    let go_mod_v2 = f.go_mod.as_deref().is_some_and(|m| {
+        m.lines()
+            .any(|l| l.trim() == "module github.com/moby/moby/v2")
+    });
     let usr_src_moby = mk.contains("/usr/src/moby/$(BIND_DIR)")
-        || f.dockerfile.as_deref().is_some_and(|d| d.contains("WORKDIR /usr/src/moby"));
+        || f.dockerfile
+            .as_deref()
+            .is_some_and(|d| d.contains("WORKDIR /usr/src/moby"));
     if (go_mod_v2 && !f.has("vendor.mod")) || usr_src_moby {
         return Era::E8;
     }

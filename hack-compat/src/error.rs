@@ -6,7 +6,10 @@ use std::fmt;
 #[derive(Debug)]
 pub enum Error {
     NotADirectory(Utf8PathBuf),
-    NotAMobyCheckout { root: Utf8PathBuf, hint: Option<Utf8PathBuf> },
+    NotAMobyCheckout {
+        root: Utf8PathBuf,
+        hint: Option<Utf8PathBuf>,
+    },
     EmptyMakefile(Utf8PathBuf),
     NoDockerEnvs(Utf8PathBuf),
     NoCommitRule(Utf8PathBuf),

@@ -57,15 +57,28 @@ impl Fork {
         let files = Files::read(&root)?;
         let era = era::detect(&files);
         let src_path = makefile::src_path(&files.makefile)
-            .or_else(|| files.devcontainer.as_deref().and_then(makefile::devcontainer_src))
-            .or_else(|| files.dockerfile.as_deref().and_then(makefile::dockerfile_workdir))
+            .or_else(|| {
+                files
+                    .devcontainer
+                    .as_deref()
+                    .and_then(makefile::devcontainer_src)
+            })
+            .or_else(|| {
+                files
+                    .dockerfile
+                    .as_deref()
+                    .and_then(makefile::dockerfile_workdir)
+            })
             .unwrap_or_else(|| era.default_src_path().to_string());
         let env_allowlist = makefile::docker_envs(&files.makefile)
             .ok_or_else(|| Error::NoDockerEnvs(root.join("Makefile")))?;
         let go_caches = makefile::go_caches(&files.makefile);
         let bundles = bundles::list(&root)?;
         let layout = make_sh::layout(&files.make_sh);
-        let checksums = files.dot_binary.as_deref().is_some_and(make_sh::writes_checksums);
+        let checksums = files
+            .dot_binary
+            .as_deref()
+            .is_some_and(make_sh::writes_checksums);
         let commit_form = make_sh::commit_form(&files.make_sh)
             .ok_or_else(|| Error::NoCommitRule(root.join("hack/make.sh")))?;
         let version_file = match layout {
@@ -149,7 +162,10 @@ impl Files {
                 .iter()
                 .map(|d| root.join(d))
                 .find(|d| d.join("hack/make.sh").is_file());
-            return Err(Error::NotAMobyCheckout { root: root.to_path_buf(), hint });
+            return Err(Error::NotAMobyCheckout {
+                root: root.to_path_buf(),
+                hint,
+            });
         }
         let makefile = fs_err::read_to_string(&makefile_path).map_err(Error::Io)?;
         if makefile.trim().is_empty() {
@@ -177,6 +193,9 @@ fn read_optional(path: &Utf8Path) -> Result<Option<String>, Error> {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Ok(None),
-        Err(e) => Err(Error::Io(std::io::Error::new(e.kind(), format!("failed to read {path}: {e}")))),
+        Err(e) => Err(Error::Io(std::io::Error::new(
+            e.kind(),
+            format!("failed to read {path}: {e}"),
+        ))),
     }
 }

@@ -27,7 +27,9 @@ pub(crate) fn commit_form(make_sh: &str) -> Option<CommitForm> {
 
 pub(crate) fn layout(make_sh: &str) -> BinaryLayout {
     let code = make_sh.lines().filter(|l| !l.trim_start().starts_with('#'));
-    let versioned = code.into_iter().any(|l| l.contains("bundles/$VERSION") || l.contains("bundles/${VERSION}"));
+    let versioned = code
+        .into_iter()
+        .any(|l| l.contains("bundles/$VERSION") || l.contains("bundles/${VERSION}"));
     if versioned {
         BinaryLayout::Versioned
     } else {

@@ -11,9 +11,13 @@ pub struct CacheMount {
 fn assignment(makefile: &str, name: &str) -> Option<String> {
     let mut lines = makefile.lines();
     while let Some(line) = lines.next() {
-        let Some(rest) = line.trim_start().strip_prefix(name) else { continue };
+        let Some(rest) = line.trim_start().strip_prefix(name) else {
+            continue;
+        };
         let rest = rest.trim_start();
-        let value = [":=", "?=", "="].iter().find_map(|op| rest.strip_prefix(op));
+        let value = [":=", "?=", "="]
+            .iter()
+            .find_map(|op| rest.strip_prefix(op));
         let Some(value) = value else { continue };
         let mut out = String::new();
         let mut cur = value;
@@ -75,10 +79,15 @@ pub(crate) fn go_caches(makefile: &str) -> Vec<CacheMount> {
         return map
             .split_whitespace()
             .filter_map(|entry| entry.split_once(':'))
-            .map(|(key, target)| CacheMount { volume: format!("{root}-{key}"), target: target.to_string() })
+            .map(|(key, target)| CacheMount {
+                volume: format!("{root}-{key}"),
+                target: target.to_string(),
+            })
             .collect();
     }
-    let Some(value) = assignment(makefile, "DOCKER_MOUNT_CACHE") else { return Vec::new() };
+    let Some(value) = assignment(makefile, "DOCKER_MOUNT_CACHE") else {
+        return Vec::new();
+    };
     let tokens: Vec<&str> = value.split_whitespace().collect();
     tokens
         .windows(2)
@@ -86,7 +95,10 @@ pub(crate) fn go_caches(makefile: &str) -> Vec<CacheMount> {
         .filter_map(|p| {
             let (volume, target) = p[1].trim_matches('"').split_once(':')?;
             let named = !volume.is_empty() && !volume.contains(['/', '$']);
-            named.then(|| CacheMount { volume: volume.to_string(), target: target.trim_end_matches(':').to_string() })
+            named.then(|| CacheMount {
+                volume: volume.to_string(),
+                target: target.trim_end_matches(':').to_string(),
+            })
         })
         .collect()
 }
@@ -106,7 +118,11 @@ pub(crate) fn src_path(makefile: &str) -> Option<String> {
 /// `"workspaceFolder": "/usr/src/moby"` in `.devcontainer/devcontainer.json`.
 pub(crate) fn devcontainer_src(json: &str) -> Option<String> {
     let rest = &json[json.find("\"workspaceFolder\"")? + "\"workspaceFolder\"".len()..];
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
     let path = &rest[..rest.find('"')?];
     path.starts_with('/').then(|| path.to_string())
 }

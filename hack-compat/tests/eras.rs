@@ -4,7 +4,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 use hack_compat::{BinaryLayout, CacheMount, CommitForm, Era, Error, Fork};
 
 fn fixture(name: &str) -> Utf8PathBuf {
-    Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn open(name: &str) -> Fork {
@@ -17,14 +19,26 @@ fn open(name: &str) -> Fork {
 const GO_SRC: &str = "/go/src/github.com/docker/docker";
 
 fn caches(pairs: &[(&str, &str)]) -> Vec<CacheMount> {
-    pairs.iter().map(|(v, t)| CacheMount { volume: v.to_string(), target: t.to_string() }).collect()
+    pairs
+        .iter()
+        .map(|(v, t)| CacheMount {
+            volume: v.to_string(),
+            target: t.to_string(),
+        })
+        .collect()
 }
 
 fn pkgcache() -> Vec<CacheMount> {
     caches(&[
         ("dockerdev-go-pkg-cache-gopath", "/go/pkg"),
-        ("dockerdev-go-pkg-cache-goroot-linux_amd64", "/usr/local/go/pkg/linux_amd64"),
-        ("dockerdev-go-pkg-cache-goroot-linux_amd64_netgo", "/usr/local/go/pkg/linux_amd64_netgo"),
+        (
+            "dockerdev-go-pkg-cache-goroot-linux_amd64",
+            "/usr/local/go/pkg/linux_amd64",
+        ),
+        (
+            "dockerdev-go-pkg-cache-goroot-linux_amd64_netgo",
+            "/usr/local/go/pkg/linux_amd64_netgo",
+        ),
     ])
 }
 
@@ -35,7 +49,10 @@ fn e1_monorepo_version_file() {
     assert_eq!(f.src_path, GO_SRC);
     assert_eq!(f.env_allowlist.len(), 25);
     assert_eq!(f.env_allowlist[0], "BUILD_APT_MIRROR");
-    assert!(f.env_allowlist.iter().any(|n| n == "DOCKER_INCREMENTAL_BINARY"));
+    assert!(f
+        .env_allowlist
+        .iter()
+        .any(|n| n == "DOCKER_INCREMENTAL_BINARY"));
     assert_eq!(f.go_caches, pkgcache());
     assert!(f.accepts_bundle("binary-client"));
     assert!(!f.accepts_bundle(".binary"));
@@ -43,10 +60,17 @@ fn e1_monorepo_version_file() {
     assert!(f.checksums);
     assert_eq!(f.commit_form, CommitForm::Short);
     assert_eq!(f.version(Some("ignored")), "17.04.0-dev");
-    let dirs: Vec<String> = f.bundle_outputs("binary", "17.04.0-dev").into_iter().map(|o| o.dir.to_string()).collect();
+    let dirs: Vec<String> = f
+        .bundle_outputs("binary", "17.04.0-dev")
+        .into_iter()
+        .map(|o| o.dir.to_string())
+        .collect();
     assert!(dirs.contains(&"bundles/17.04.0-dev/binary-daemon".to_string()));
     assert!(dirs.contains(&"bundles/17.04.0-dev/binary-client".to_string()));
-    assert_eq!(f.make_image_tag(Some("my/feature_1")), "docker-dev:my-feature-1");
+    assert_eq!(
+        f.make_image_tag(Some("my/feature_1")),
+        "docker-dev:my-feature-1"
+    );
     assert_eq!(f.make_image_tag(None), "docker-dev");
 }
 
@@ -75,7 +99,11 @@ fn e3_flat_bundles_classic_builder() {
     assert_eq!(f.version(None), "dev");
     assert_eq!(f.version(Some("18.09.0")), "18.09.0");
     assert!(f.accepts_bundle("containerutility"));
-    let dirs: Vec<String> = f.bundle_outputs("binary", "dev").into_iter().map(|o| o.dir.to_string()).collect();
+    let dirs: Vec<String> = f
+        .bundle_outputs("binary", "dev")
+        .into_iter()
+        .map(|o| o.dir.to_string())
+        .collect();
     assert!(dirs.contains(&"bundles/binary-daemon".to_string()));
 }
 
@@ -85,7 +113,10 @@ fn e4_buildkit_dev_cache() {
     assert_eq!(f.era, Era::E4);
     assert_eq!(f.src_path, GO_SRC);
     assert_eq!(f.env_allowlist.len(), 47);
-    assert!(!f.env_allowlist.iter().any(|n| n == "DOCKER_INCREMENTAL_BINARY"));
+    assert!(!f
+        .env_allowlist
+        .iter()
+        .any(|n| n == "DOCKER_INCREMENTAL_BINARY"));
     assert_eq!(f.go_caches, caches(&[("docker-dev-cache", "/root/.cache")]));
     assert!(f.checksums);
     assert_eq!(f.make_image_tag(Some("master")), "docker-dev:master");
@@ -98,7 +129,13 @@ fn e5_bake_no_checksums() {
     assert_eq!(f.era, Era::E5);
     assert_eq!(f.env_allowlist.len(), 45);
     assert!(!f.env_allowlist.iter().any(|n| n == "HTTP_PROXY"));
-    assert_eq!(f.go_caches, caches(&[("docker-dev-cache", "/root/.cache"), ("docker-mod-cache", "/go/pkg/mod/")]));
+    assert_eq!(
+        f.go_caches,
+        caches(&[
+            ("docker-dev-cache", "/root/.cache"),
+            ("docker-mod-cache", "/go/pkg/mod/")
+        ])
+    );
     assert!(!f.checksums);
     assert!(f.accepts_bundle("binary-proxy"));
     assert!(!f.accepts_bundle("cross"));
@@ -139,7 +176,10 @@ fn e8_module_v2_usr_src_moby() {
 
 #[test]
 fn eras_are_ordered() {
-    let eras: Vec<Era> = ["e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8"].iter().map(|e| open(e).era).collect();
+    let eras: Vec<Era> = ["e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8"]
+        .iter()
+        .map(|e| open(e).era)
+        .collect();
     assert!(eras.windows(2).all(|w| w[0] < w[1]), "{eras:?}");
 }
 
@@ -239,5 +279,8 @@ fn not_a_directory() {
 fn versioned_layout_without_version_file() {
     let s = Scratch::of("e1", "no-version");
     std::fs::remove_file(s.0.join("VERSION")).unwrap();
-    assert!(matches!(Fork::open(&s.0), Err(Error::MissingVersionFile(_))));
+    assert!(matches!(
+        Fork::open(&s.0),
+        Err(Error::MissingVersionFile(_))
+    ));
 }

@@ -1,1 +1,70 @@
-fn main() {}
+//! `cargo xtask`: the moby contributor loop as typed, checked subcommands.
+//!
+//! One binary, one module per task. The pure knowledge of what a fork is lives in `hack-compat`;
+//! this crate is the CLI and the effects: git on the host, the Docker Engine API, the terminal.
+
+mod binary;
+mod commit;
+mod container;
+mod dev_spec;
+mod docker;
+mod exec;
+mod fork;
+mod summary;
+
+use std::process::ExitCode;
+
+use camino::Utf8PathBuf;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+/// Drive a moby fork's dev container: build, install and smoke-test dockerd.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", version, disable_help_subcommand = true)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    task: Option<Task>,
+}
+
+/// Options every task accepts, before or after the task name.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The moby checkout to work on [default: the workspace root]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub fork: Option<Utf8PathBuf>,
+    /// Dev image to use [default: $MOBY_XTASK_IMAGE, else the tag the fork's `make shell` builds]
+    #[arg(long, global = true, value_name = "REF")]
+    pub image: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Task {
+    /// Build dockerd in the dev container, like `hack/make.sh binary`
+    Binary(binary::BinaryArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(task) = cli.task else {
+        // `cargo xtask` alone lists the tasks, and that is not an error.
+        let _ = Cli::command().print_help();
+        return ExitCode::SUCCESS;
+    };
+    let result = match task {
+        Task::Binary(args) => binary::run(&cli.global, &args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The workspace root: where `cargo xtask` was dropped in (the fork root, by default).
+pub fn project_root() -> Utf8PathBuf {
+    let manifest = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Utf8PathBuf::from).unwrap_or(manifest)
+}
