@@ -1,1 +1,185 @@
+//! `cargo xtask binary` on a real moby tree: Debian 12's moby 20.10.24 (an E4 fork), built in a
+//! registry-free dev image by the real daemon. Slow tier: the first run fetches the source and
+//! makes the image (~3 min), the build itself takes ~1 min cold.
 
+use std::os::unix::fs::MetadataExt;
+use std::process::{Command, Stdio};
+
+use anyhow::{ensure, Context, Result};
+use camino::Utf8Path;
+use tests::{copy_tree, debian_2010_tree, dev_image_2010, text, xtask, xtask_bin, Scratch};
+use xshell::{cmd, Shell};
+
+const OWNER: u32 = 1000;
+
+/// The lines of upstream moby 20.10's .gitignore that matter to a build (Debian's tarball strips it).
+const UPSTREAM_GITIGNORE: &str = "autogen/\nbundles/\n.gopath/\n.go-pkg-cache/\n\
+dockerversion/version_autogen.go\ndockerversion/version_autogen_unix.go\n";
+
+#[test]
+fn binary_builds_debian_moby_20_10_24() -> Result<()> {
+    let image = dev_image_2010()?;
+    let tree = debian_2010_tree()?;
+
+    // The source as Debian ships it has no .git: the seed's failure, turned into advice.
+    let out = xtask(
+        &[
+            "--fork",
+            tree.join("engine").as_str(),
+            "--image",
+            image,
+            "binary",
+        ],
+        &[],
+    );
+    ensure!(
+        out.status.code() == Some(1),
+        "no-.git run must fail: {out:?}"
+    );
+    let err = text(&out.stderr);
+    ensure!(
+        err.contains("--commit <hash>") && err.contains("DOCKER_GITCOMMIT"),
+        "{err}"
+    );
+
+    // A contributor's fork: the same tree under git, owned by a non-root user.
+    let s = Scratch::new("e2e-2010");
+    let fork = s.dir.join("fork");
+    copy_tree(&tree.join("engine"), &fork)?;
+    fs_err::write(fork.join(".gitignore"), UPSTREAM_GITIGNORE)?;
+    let home = s.dir.join("home");
+    fs_err::create_dir_all(&home)?;
+    // The fork belongs to OWNER, the test runs as root: trust it as a contributor would.
+    fs_err::write(
+        home.join(".gitconfig"),
+        "[safe]\n\tdirectory = *\n[user]\n\tname = t\n\temail = t@example.com\n",
+    )?;
+    let sh = Shell::new()?;
+    let _home = sh.push_env("HOME", &home);
+    sh.change_dir(&fork);
+    cmd!(sh, "git init -q").run()?;
+    cmd!(sh, "git add -A").run()?;
+    cmd!(sh, "git commit -q -m import").run()?;
+    let owner = format!("{OWNER}:{OWNER}");
+    cmd!(sh, "chown -R {owner} {fork}").run()?;
+    let status_before = cmd!(sh, "git status --porcelain").read()?;
+    let head = cmd!(sh, "git rev-parse --short HEAD").read()?;
+
+    let env = [("HOME", home.as_str())];
+    let out = xtask(&["--fork", fork.as_str(), "--image", image, "binary"], &env);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    ensure!(out.status.success(), "binary failed:\n{stdout}\n{stderr}");
+    ensure!(
+        stderr.contains(&format!("DOCKER_GITCOMMIT={head} (from git)")),
+        "{stderr}"
+    );
+    ensure!(
+        stdout.contains("bundles/binary-daemon/dockerd-dev") && stdout.contains("sha256 ok"),
+        "{stdout}"
+    );
+    ensure!(stdout.contains(&format!("commit {head}")), "{stdout}");
+
+    // The artifacts, checked independently of the tool.
+    let daemon_dir = fork.join("bundles/binary-daemon");
+    ensure!(daemon_dir.join("dockerd-dev").is_file(), "no dockerd-dev");
+    let check = Command::new("sha256sum")
+        .args(["-c", "dockerd-dev.sha256"])
+        .current_dir(&daemon_dir)
+        .output()?;
+    ensure!(
+        check.status.success(),
+        "sha256sum -c: {}",
+        text(&check.stdout)
+    );
+    assert_owned_by(&fork.join("bundles"), OWNER)?;
+
+    // The built daemon, run in a container, reports the stamped commit.
+    let mount = format!("{daemon_dir}:/b:ro");
+    let version = cmd!(
+        sh,
+        "docker run --rm -v {mount} --entrypoint /b/dockerd-dev {image} --version"
+    )
+    .read()?;
+    ensure!(
+        version.contains(&format!("build {head}")),
+        "dockerd --version: {version}"
+    );
+
+    // Nothing outside bundles/ changed in the eyes of git.
+    let status_after = cmd!(sh, "git status --porcelain").read()?;
+    ensure!(
+        status_before == status_after,
+        "git status changed:\n{status_before}\n---\n{status_after}"
+    );
+
+    // The dev container is reused by the next run (found again by its labels).
+    let first = Scratch::containers_of(&fork);
+    ensure!(
+        first.len() == 1,
+        "expected one dev container, got {first:?}"
+    );
+    let out = xtask(&["--fork", fork.as_str(), "--image", image, "binary"], &env);
+    ensure!(
+        out.status.success(),
+        "second build failed: {}",
+        text(&out.stderr)
+    );
+    ensure!(
+        Scratch::containers_of(&fork) == first,
+        "the dev container was not reused"
+    );
+
+    // Ctrl-C halfway through a one-shot build: exit 130, no container left behind for it.
+    interrupt_one_shot(&fork, image, &env)?;
+    ensure!(
+        Scratch::containers_of(&fork) == first,
+        "the interrupted one-shot run left a container"
+    );
+    Ok(())
+}
+
+fn assert_owned_by(dir: &Utf8Path, uid: u32) -> Result<()> {
+    let meta = fs_err::symlink_metadata(dir)?;
+    ensure!(
+        meta.uid() == uid,
+        "{dir} is owned by uid {}, not {uid}",
+        meta.uid()
+    );
+    if meta.is_dir() {
+        for e in fs_err::read_dir(dir)? {
+            let p = camino::Utf8PathBuf::from_path_buf(e?.path())
+                .map_err(|p| anyhow::anyhow!("{p:?}"))?;
+            assert_owned_by(&p, uid)?;
+        }
+    }
+    Ok(())
+}
+
+fn interrupt_one_shot(fork: &Utf8Path, image: &str, env: &[(&str, &str)]) -> Result<()> {
+    let mut c = Command::new(xtask_bin());
+    c.args(["--fork", fork.as_str(), "--image", image, "binary", "--rm"])
+        .env_remove("DOCKER_GITCOMMIT");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+    let stderr = child.stderr.take().context("stderr")?;
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    // Wait until the build runs in the container, then interrupt as a terminal would.
+    for line in lines.by_ref() {
+        if line?.contains("xtask: hack/make.sh binary in") {
+            break;
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status()?;
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait()?;
+    ensure!(
+        status.code() == Some(130),
+        "expected exit 130 after SIGINT, got {status:?}: {rest:?}"
+    );
+    ensure!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    Ok(())
+}

@@ -1,1 +1,172 @@
+//! The CLI without a daemon: task listing, global options, `--dry-run`, and the errors a user meets
+//! first (no daemon, no `.git`, wrong fork, unknown bundle). Uses hack-compat's E4 fixture fork.
 
+use tests::{text, workspace_root, xtask, Scratch};
+
+fn e4_fixture() -> String {
+    workspace_root()
+        .join("hack-compat/tests/fixtures/e4")
+        .to_string()
+}
+
+const NO_DAEMON: (&str, &str) = ("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+
+#[test]
+fn bare_xtask_lists_tasks() {
+    let out = xtask(&[], &[]);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("binary") && s.contains("hack/make.sh binary"),
+        "{s}"
+    );
+}
+
+#[test]
+fn dry_run_needs_no_daemon_and_shows_computed_values() {
+    let fork = e4_fixture();
+    let out = xtask(
+        &[
+            "--fork",
+            &fork,
+            "binary",
+            "--dry-run",
+            "--commit",
+            "abc1234",
+        ],
+        &[NO_DAEMON, ("KEEPBUNDLE", "1")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(
+        line.starts_with("docker run --rm -i --privileged"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("-v {fork}:/go/src/github.com/docker/docker")),
+        "{line}"
+    );
+    assert!(line.contains("-v docker-dev-cache:/root/.cache"), "{line}");
+    assert!(line.contains("-e DOCKER_GITCOMMIT=abc1234"), "{line}");
+    // Allowlisted and set: passed. Not allowlisted (CONTAINER_NAME, HOME): never passed.
+    assert!(line.contains("-e KEEPBUNDLE=1"), "{line}");
+    assert!(
+        !line.contains("CONTAINER_NAME") && !line.contains("HOME="),
+        "{line}"
+    );
+    assert!(
+        line.trim_end().ends_with("docker-dev hack/make.sh binary"),
+        "{line}"
+    );
+}
+
+#[test]
+fn global_options_after_the_task() {
+    let fork = e4_fixture();
+    let out = xtask(
+        &[
+            "binary",
+            "--dry-run",
+            "--fork",
+            &fork,
+            "--image",
+            "my/dev:1",
+            "--commit",
+            "x1",
+        ],
+        &[NO_DAEMON],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(" my/dev:1 hack/make.sh binary"));
+}
+
+#[test]
+fn env_commit_wins_over_git_and_flag_over_env() {
+    let fork = e4_fixture();
+    let out = xtask(
+        &["--fork", &fork, "binary", "--dry-run"],
+        &[NO_DAEMON, ("DOCKER_GITCOMMIT", "fromenv")],
+    );
+    assert!(text(&out.stdout).contains("DOCKER_GITCOMMIT=fromenv"));
+    let out = xtask(
+        &[
+            "--fork",
+            &fork,
+            "binary",
+            "--dry-run",
+            "--commit",
+            "fromflag",
+        ],
+        &[("DOCKER_GITCOMMIT", "fromenv")],
+    );
+    assert!(text(&out.stdout).contains("DOCKER_GITCOMMIT=fromflag"));
+}
+
+#[test]
+fn no_git_gives_the_advice() {
+    let out = xtask(&["--fork", &e4_fixture(), "binary", "--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains(".git directory missing"), "{err}");
+    assert!(
+        err.contains("--commit <hash>") && err.contains("DOCKER_GITCOMMIT"),
+        "{err}"
+    );
+    assert!(
+        err.lines().count() <= 2 && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_daemon_is_one_line_naming_the_endpoint() {
+    let out = xtask(
+        &["--fork", &e4_fixture(), "binary", "--commit", "x"],
+        &[NO_DAEMON],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("unix:///nonexistent/docker.sock"), "{err}");
+    assert!(err.contains("DOCKER_HOST"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn wrong_fork_and_unknown_bundle() {
+    let s = Scratch::new("notafork");
+    let out = xtask(&["--fork", s.dir.as_str(), "binary", "--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("is not a moby checkout"));
+
+    let out = xtask(
+        &[
+            "--fork",
+            &e4_fixture(),
+            "binary",
+            "--dry-run",
+            "--commit",
+            "x",
+            "bogus",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("unknown bundle `bogus`") && err.contains("dynbinary"),
+        "{err}"
+    );
+}
+
+#[test]
+fn default_fork_is_the_workspace_root() {
+    // This repository is not a moby checkout: the error must say so and point at --fork.
+    let out = xtask(&["binary", "--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{} is not a moby checkout", workspace_root())),
+        "{err}"
+    );
+    assert!(err.contains("--fork"), "{err}");
+}

@@ -1,1 +1,153 @@
+//! Shared parts of the end-to-end tier: the real `xtask` binary, the test cache, the Debian moby
+//! source and the registry-free dev image (both made by the scripts in `fixtures/`, cached), and
+//! scratch forks that clean up after themselves (their dev containers included).
 
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use xshell::{cmd, Shell};
+
+/// The dev image tag the e2e tier makes for Debian 12's moby 20.10.24. Bump the suffix when
+/// `fixtures/dev-image.sh` changes.
+pub const DEV_IMAGE_2010: &str = "moby-xtask-test/dev:bookworm-20.10-v1";
+
+pub fn workspace_root() -> Utf8PathBuf {
+    Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// `$MOBY_XTASK_TEST_CACHE`, else `~/.cache/moby-xtask-tests`: downloads and unpacked trees.
+pub fn cache_dir() -> Utf8PathBuf {
+    if let Ok(d) = std::env::var("MOBY_XTASK_TEST_CACHE") {
+        return d.into();
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
+    Utf8PathBuf::from(home).join(".cache/moby-xtask-tests")
+}
+
+/// The `xtask` binary, built once per test process (`cargo build -p xtask`), run as a user would.
+pub fn xtask_bin() -> &'static Utf8Path {
+    static BIN: OnceLock<Utf8PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "--package", "xtask"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cannot run cargo build -p xtask");
+        assert!(status.success(), "cargo build -p xtask failed");
+        // target/debug/deps/<test> -> target/debug/xtask
+        let exe = std::env::current_exe().expect("current exe");
+        let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+        Utf8PathBuf::from_path_buf(dir.join("xtask")).expect("utf-8 target dir")
+    })
+}
+
+/// Run xtask with `args`, the given env changes, and no inherited DOCKER_GITCOMMIT/DOCKER_HOST
+/// unless set in `env`.
+pub fn xtask(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(xtask_bin());
+    c.args(args)
+        .env_remove("DOCKER_GITCOMMIT")
+        .env_remove("MOBY_XTASK_IMAGE");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("cannot run xtask")
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Debian 12's moby 20.10.24 source (with Debian's patches), unpacked in the cache; `<tree>/engine` is the fork.
+pub fn debian_2010_tree() -> Result<Utf8PathBuf> {
+    static TREE: OnceLock<Utf8PathBuf> = OnceLock::new();
+    if let Some(t) = TREE.get() {
+        return Ok(t.clone());
+    }
+    let sh = Shell::new()?;
+    let script = workspace_root().join("tests/fixtures/moby-source.sh");
+    let cache = cache_dir();
+    let tree = cmd!(sh, "{script} bookworm {cache}")
+        .read()
+        .context("fetching Debian's docker.io source")?;
+    let tree = Utf8PathBuf::from(tree.trim());
+    Ok(TREE.get_or_init(|| tree).clone())
+}
+
+/// The registry-free dev image for the 20.10.24 tree (debootstrap + docker import, cached by tag).
+pub fn dev_image_2010() -> Result<&'static str> {
+    let tree = debian_2010_tree()?;
+    let sh = Shell::new()?;
+    let script = workspace_root().join("tests/fixtures/dev-image.sh");
+    let work = cache_dir().join("image-work");
+    cmd!(sh, "{script} {DEV_IMAGE_2010} {tree} {work}")
+        .run()
+        .context("making the dev image")?;
+    Ok(DEV_IMAGE_2010)
+}
+
+/// A scratch directory removed on drop, with every container labelled with it as a fork.
+pub struct Scratch {
+    pub dir: Utf8PathBuf,
+}
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let base = std::env::var("MOBY_XTASK_TEST_SCRATCH")
+            .map(Utf8PathBuf::from)
+            .unwrap_or_else(|_| {
+                Utf8PathBuf::from_path_buf(std::env::temp_dir()).expect("utf-8 temp dir")
+            });
+        let dir = base.join(format!("moby-xtask-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch { dir }
+    }
+
+    /// Container ids labelled as dev containers of `fork`.
+    pub fn containers_of(fork: &Utf8Path) -> Vec<String> {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--no-trunc", "--filter"])
+            .arg(format!("label=dev.moby-xtask.fork={fork}"))
+            .output()
+            .expect("docker ps");
+        text(&out.stdout).lines().map(str::to_string).collect()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for id in Scratch::containers_of(&self.dir.join("fork")) {
+            let _ = Command::new("docker").args(["rm", "-fv", &id]).output();
+        }
+        // The container wrote as root; remove what it left through a container if needed.
+        if std::fs::remove_dir_all(&self.dir).is_err() {
+            let _ = Command::new("rm").args(["-rf", self.dir.as_str()]).status();
+        }
+    }
+}
+
+/// Copy a tree with `cp -a` (keeps symlinks and modes).
+pub fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
+    let status = Command::new("cp")
+        .args(["-a", from.as_str(), to.as_str()])
+        .status()?;
+    if !status.success() {
+        bail!("cp -a {from} {to} failed");
+    }
+    Ok(())
+}
+
+/// Whether a Docker daemon answers.
+pub fn daemon_answers() -> bool {
+    Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
