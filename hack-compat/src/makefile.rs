@@ -131,9 +131,9 @@ pub(crate) fn devcontainer_src(json: &str) -> Option<String> {
 pub(crate) fn dockerfile_workdir(dockerfile: &str) -> Option<String> {
     dockerfile
         .lines()
+        .rev()
         .filter_map(|l| l.trim().strip_prefix("WORKDIR "))
         .map(str::trim)
-        .filter(|p| p.ends_with("/docker/docker") || p.ends_with("/moby"))
-        .last()
+        .find(|p| p.ends_with("/docker/docker") || p.ends_with("/moby"))
         .map(str::to_string)
 }
