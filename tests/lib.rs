@@ -144,10 +144,22 @@ pub fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// Whether a Docker daemon answers.
-pub fn daemon_answers() -> bool {
-    Command::new("docker")
+/// The end-to-end tier's preconditions: `Ok(false)` when explicitly skipped
+/// (`MOBY_XTASK_SKIP_E2E=1`), an error naming what is missing otherwise.
+pub fn e2e_enabled() -> Result<bool> {
+    if std::env::var("MOBY_XTASK_SKIP_E2E").is_ok_and(|v| v == "1") {
+        eprintln!("MOBY_XTASK_SKIP_E2E=1: end-to-end test skipped");
+        return Ok(false);
+    }
+    let uid = Command::new("id").arg("-u").output().context("id -u")?;
+    if text(&uid.stdout).trim() != "0" {
+        bail!("the end-to-end tier needs root (debootstrap, chown): run as root, or set MOBY_XTASK_SKIP_E2E=1");
+    }
+    let v = Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-        .is_ok_and(|o| o.status.success())
+        .output();
+    if !v.is_ok_and(|o| o.status.success()) {
+        bail!("the end-to-end tier needs a Docker daemon (`docker version` fails): start one, or set MOBY_XTASK_SKIP_E2E=1");
+    }
+    Ok(true)
 }
