@@ -288,6 +288,29 @@ pub async fn remove_session(docker: &Docker, session: &str) {
     }
 }
 
+/// Every container (any role) labelled as this fork's: (id, name).
+pub async fn of_fork(docker: &Docker, fork_root: &str) -> Result<Vec<(String, String)>> {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![format!("{LABEL_FORK}={fork_root}")],
+    )]);
+    let opts = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let found = docker
+        .list_containers(Some(opts))
+        .await
+        .context("cannot list containers")?;
+    Ok(found
+        .into_iter()
+        .filter_map(|c| {
+            let name = c.names.and_then(|n| n.first().cloned()).unwrap_or_default();
+            Some((c.id?, name.trim_start_matches('/').to_string()))
+        })
+        .collect())
+}
+
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }

@@ -37,7 +37,7 @@ impl DevSpec {
         fork: &Fork,
         image: String,
         passthrough: Vec<(String, String)>,
-        commit: &str,
+        commit: Option<&str>,
     ) -> DevSpec {
         let mut mounts = vec![Mount::Bind {
             source: fork.root.to_string(),
@@ -53,7 +53,9 @@ impl DevSpec {
             Vec::new()
         };
         let mut env = passthrough;
-        env.push(("DOCKER_GITCOMMIT".to_string(), commit.to_string()));
+        if let Some(c) = commit {
+            env.push(("DOCKER_GITCOMMIT".to_string(), c.to_string()));
+        }
         DevSpec {
             image,
             fork_root: fork.root.to_string(),

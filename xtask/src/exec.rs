@@ -1,14 +1,21 @@
-//! Running one command in the dev container through the exec API: output streamed live, exit code
-//! returned. The command runs as its own process group, whose leader's pid is written to a file,
-//! so that an interrupt can stop the whole build tree (`docker exec` alone would leave it running).
+//! Running commands in the dev container through the exec API.
+//!
+//! Batch commands (`run`) stream stdout/stderr live and return the exit code; interactive ones
+//! (`session`) also forward stdin, with a TTY when the user has a terminal. A non-TTY command runs
+//! as its own process group (`setsid`), whose leader's pid is written to a file, so that an
+//! interrupt can stop the whole tree: dropping a `docker exec` connection leaves it running.
 
 use std::io::Write;
 
 use anyhow::{Context, Result};
 use bollard::container::LogOutput;
-use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
 use bollard::Docker;
 use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::terminal;
 
 pub struct Exec<'a> {
     pub docker: &'a Docker,
@@ -20,76 +27,144 @@ pub struct Exec<'a> {
 }
 
 impl Exec<'_> {
-    /// Run `cmd`, streaming its stdout/stderr to ours. Returns its exit code.
-    pub async fn run(&self, cmd: &[String]) -> Result<i64> {
-        // setsid in a non-leader child keeps the pid, so $! is the new process group's id.
-        let wrapper = format!(
-            "if command -v setsid >/dev/null; then setsid \"$@\" & else \"$@\" & fi; \
+    /// `cmd` under `setsid`, its pid in the pidfile, stdin kept (through fd 3: dash gives a
+    /// background job /dev/null even with an explicit `<&0`).
+    fn wrapped(&self, cmd: &[String]) -> Vec<String> {
+        let script = format!(
+            "exec 3<&0; if command -v setsid >/dev/null; then setsid \"$@\" <&3 3<&- & else \"$@\" <&3 3<&- & fi; \
              echo $! > {pf}; wait $!; rc=$?; rm -f {pf}; exit $rc",
             pf = self.pidfile
         );
-        let mut argv = vec![
-            "sh".to_string(),
-            "-c".to_string(),
-            wrapper,
-            "sh".to_string(),
-        ];
+        let mut argv = vec!["sh".to_string(), "-c".to_string(), script, "sh".to_string()];
         argv.extend(cmd.iter().cloned());
-        self.run_raw(argv, true).await
+        argv
     }
 
-    /// Run `argv` as is; output streamed when `stream`, else discarded.
-    pub async fn run_raw(&self, argv: Vec<String>, stream: bool) -> Result<i64> {
+    async fn create(&self, argv: Vec<String>, stdin: bool, tty: bool) -> Result<String> {
         let opts = CreateExecOptions {
+            attach_stdin: Some(stdin),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
+            tty: Some(tty),
             env: Some(self.env.clone()),
             cmd: Some(argv),
             working_dir: Some(self.workdir.to_string()),
             ..Default::default()
         };
-        let created = self
+        Ok(self
             .docker
             .create_exec(self.container, opts)
             .await
-            .context("cannot create exec")?;
-        match self
-            .docker
-            .start_exec(&created.id, None)
-            .await
-            .context("cannot start exec")?
-        {
-            StartExecResults::Attached { mut output, .. } => {
-                let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
-                while let Some(chunk) = output.next().await {
-                    let chunk = chunk.context("lost the exec's output stream")?;
-                    if !stream {
-                        continue;
-                    }
-                    match chunk {
-                        LogOutput::StdErr { message } => {
-                            let _ = err.write_all(&message);
-                            let _ = err.flush();
-                        }
-                        LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                            let _ = out.write_all(&message);
-                            let _ = out.flush();
-                        }
-                        LogOutput::StdIn { .. } => {}
-                    }
-                }
-            }
-            StartExecResults::Detached => {}
-        }
+            .context("cannot create exec")?
+            .id)
+    }
+
+    async fn exit_code(&self, id: &str) -> Result<i64> {
         let inspect = self
             .docker
-            .inspect_exec(&created.id)
+            .inspect_exec(id)
             .await
             .context("cannot inspect exec")?;
         Ok(inspect.exit_code.unwrap_or(-1))
     }
 
-    /// Stop the command's process group: SIGTERM, then SIGKILL after a few seconds.
+    /// Run `cmd` in its own process group, streaming its stdout/stderr to ours.
+    pub async fn run(&self, cmd: &[String]) -> Result<i64> {
+        self.run_raw(self.wrapped(cmd), true).await
+    }
+
+    /// Run `argv` as is; output streamed when `stream`, else discarded.
+    pub async fn run_raw(&self, argv: Vec<String>, stream: bool) -> Result<i64> {
+        let id = self.create(argv, false, false).await?;
+        if let StartExecResults::Attached { mut output, .. } = self
+            .docker
+            .start_exec(&id, None)
+            .await
+            .context("cannot start exec")?
+        {
+            while let Some(chunk) = output.next().await {
+                let chunk = chunk.context("lost the exec's output stream")?;
+                if stream {
+                    write_out(chunk);
+                }
+            }
+        }
+        self.exit_code(&id).await
+    }
+
+    /// An interactive command: stdin forwarded; with `tty`, a pseudo-terminal sized like ours and
+    /// followed on every resize, our terminal in raw mode (so Ctrl-C/Ctrl-Z reach the program).
+    /// Returns the command's exit code, or 128+n when a signal ended the session here.
+    pub async fn session(&self, cmd: &[String], tty: bool) -> Result<i64> {
+        let argv = if tty { cmd.to_vec() } else { self.wrapped(cmd) };
+        let id = self.create(argv, true, tty).await?;
+        let mut winch = signal(SignalKind::window_change()).context("SIGWINCH")?;
+        let mut int = signal(SignalKind::interrupt()).context("SIGINT")?;
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM")?;
+        let mut hup = signal(SignalKind::hangup()).context("SIGHUP")?;
+        let _raw = if tty {
+            Some(terminal::RawMode::enable().context("cannot put the terminal in raw mode")?)
+        } else {
+            None
+        };
+        let opts = StartExecOptions {
+            detach: false,
+            tty,
+            output_capacity: None,
+        };
+        let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = self
+            .docker
+            .start_exec(&id, Some(opts))
+            .await
+            .context("cannot start exec")?
+        else {
+            return self.exit_code(&id).await;
+        };
+        if tty {
+            self.resize(&id).await;
+        }
+        let pump = tokio::spawn(async move {
+            let mut stdin = tokio::io::stdin();
+            let _ = tokio::io::copy(&mut stdin, &mut input).await;
+            let _ = input.shutdown().await;
+        });
+        let mut by_signal = None;
+        loop {
+            tokio::select! {
+                chunk = output.next() => match chunk {
+                    Some(Ok(c)) => write_out(c),
+                    Some(Err(_)) | None => break,
+                },
+                _ = winch.recv(), if tty => self.resize(&id).await,
+                _ = int.recv() => { by_signal = Some(130); break; }
+                _ = term.recv() => { by_signal = Some(143); break; }
+                _ = hup.recv() => { by_signal = Some(129); break; }
+            }
+        }
+        pump.abort();
+        if let Some(code) = by_signal {
+            // With a TTY, closing the attach hangs up the program's terminal; without, stop its group.
+            if !tty {
+                self.interrupt().await;
+            }
+            return Ok(code);
+        }
+        self.exit_code(&id).await
+    }
+
+    async fn resize(&self, id: &str) {
+        if let Some((height, width)) = terminal::size() {
+            let _ = self
+                .docker
+                .resize_exec(id, ResizeExecOptions { height, width })
+                .await;
+        }
+    }
+
+    /// Stop the command's process group: SIGTERM, then SIGKILL after five seconds.
     pub async fn interrupt(&self) {
         let script = format!(
             "p=$(cat {pf} 2>/dev/null) || exit 0; kill -TERM -- -$p 2>/dev/null || kill -TERM $p 2>/dev/null; \
@@ -97,7 +172,24 @@ impl Exec<'_> {
              kill -KILL -- -$p 2>/dev/null || kill -KILL $p 2>/dev/null; rm -f {pf}",
             pf = self.pidfile
         );
-        let argv = vec!["sh".to_string(), "-c".to_string(), script];
-        let _ = self.run_raw(argv, false).await;
+        let _ = self
+            .run_raw(vec!["sh".to_string(), "-c".to_string(), script], false)
+            .await;
+    }
+}
+
+fn write_out(chunk: LogOutput) {
+    match chunk {
+        LogOutput::StdErr { message } => {
+            let mut err = std::io::stderr();
+            let _ = err.write_all(&message);
+            let _ = err.flush();
+        }
+        LogOutput::StdOut { message } | LogOutput::Console { message } => {
+            let mut out = std::io::stdout();
+            let _ = out.write_all(&message);
+            let _ = out.flush();
+        }
+        LogOutput::StdIn { .. } => {}
     }
 }

@@ -6,11 +6,15 @@
 mod binary;
 mod commit;
 mod container;
+mod dev;
 mod dev_spec;
 mod docker;
+mod down;
 mod exec;
 mod fork;
+mod shell;
 mod summary;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -36,12 +40,19 @@ pub struct Global {
     /// Dev image to use [default: $MOBY_XTASK_IMAGE, else the tag the fork's `make shell` builds]
     #[arg(long, global = true, value_name = "REF")]
     pub image: Option<String>,
+    /// Commit to stamp as DOCKER_GITCOMMIT [default: $DOCKER_GITCOMMIT, else HEAD as the fork's hack/make.sh stamps it]
+    #[arg(long, global = true, value_name = "HASH")]
+    pub commit: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Task {
+    /// Open bash (or run `-- CMD…`) in the fork's dev container, like `make BIND_DIR=. shell`
+    Shell(shell::ShellArgs),
     /// Build dockerd in the dev container, like `hack/make.sh binary`
     Binary(binary::BinaryArgs),
+    /// Stop and remove the fork's dev container (named cache volumes stay)
+    Down,
 }
 
 fn main() -> ExitCode {
@@ -52,7 +63,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     };
     let result = match task {
+        Task::Shell(args) => shell::run(&cli.global, &args),
         Task::Binary(args) => binary::run(&cli.global, &args),
+        Task::Down => down::run(&cli.global),
     };
     match result {
         Ok(code) => ExitCode::from(code),
