@@ -3,7 +3,7 @@
 //! scratch forks that clean up after themselves (their dev containers included).
 
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -66,30 +66,44 @@ pub fn text(b: &[u8]) -> String {
 
 /// Debian 12's moby 20.10.24 source (with Debian's patches), unpacked in the cache; `<tree>/engine` is the fork.
 pub fn debian_2010_tree() -> Result<Utf8PathBuf> {
-    static TREE: OnceLock<Utf8PathBuf> = OnceLock::new();
-    if let Some(t) = TREE.get() {
+    // Serialised: concurrent tests must not unpack into the same cache directory at once.
+    static TREE: Mutex<Option<Utf8PathBuf>> = Mutex::new(None);
+    let mut tree = TREE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(t) = tree.as_ref() {
         return Ok(t.clone());
     }
     let sh = Shell::new()?;
     let script = workspace_root().join("tests/fixtures/moby-source.sh");
     let cache = cache_dir();
-    let tree = cmd!(sh, "{script} bookworm {cache}")
+    let path = cmd!(sh, "{script} bookworm {cache}")
         .read()
         .context("fetching Debian's docker.io source")?;
-    let tree = Utf8PathBuf::from(tree.trim());
-    Ok(TREE.get_or_init(|| tree).clone())
+    let path = Utf8PathBuf::from(path.trim());
+    *tree = Some(path.clone());
+    Ok(path)
 }
 
 /// The registry-free dev image for the 20.10.24 tree (debootstrap + docker import, cached by tag).
+/// Made once per test process, even when several tests ask at the same time.
 pub fn dev_image_2010() -> Result<&'static str> {
-    let tree = debian_2010_tree()?;
-    let sh = Shell::new()?;
-    let script = workspace_root().join("tests/fixtures/dev-image.sh");
-    let work = cache_dir().join("image-work");
-    cmd!(sh, "{script} {DEV_IMAGE_2010} {tree} {work}")
-        .run()
-        .context("making the dev image")?;
-    Ok(DEV_IMAGE_2010)
+    static MADE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    let made = MADE.get_or_init(|| {
+        let make = || -> Result<()> {
+            let tree = debian_2010_tree()?;
+            let sh = Shell::new()?;
+            let script = workspace_root().join("tests/fixtures/dev-image.sh");
+            let work = cache_dir().join("image-work");
+            cmd!(sh, "{script} {DEV_IMAGE_2010} {tree} {work}")
+                .run()
+                .context("making the dev image")?;
+            Ok(())
+        };
+        make().map_err(|e| format!("{e:#}"))
+    });
+    match made {
+        Ok(()) => Ok(DEV_IMAGE_2010),
+        Err(e) => bail!("{e}"),
+    }
 }
 
 /// A scratch directory removed on drop, with every container labelled with it as a fork.

@@ -1,0 +1,308 @@
+//! `cargo xtask shell` and `down` against the real daemon and the 20.10 dev image: a real
+//! interactive session driven through tmux (a real pseudo-terminal), piped use, two concurrent
+//! shells in one container, and the bad-input paths.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use camino::Utf8PathBuf;
+use tests::{
+    copy_tree, debian_2010_tree, dev_image_2010, e2e_enabled, text, xtask, xtask_bin, Scratch,
+};
+
+struct Fixture {
+    scratch: Scratch,
+    fork: Utf8PathBuf,
+    image: &'static str,
+}
+
+fn fixture(tag: &str) -> Result<Fixture> {
+    let image = dev_image_2010()?;
+    let scratch = Scratch::new(tag);
+    let fork = scratch.dir.join("fork");
+    copy_tree(&debian_2010_tree()?.join("engine"), &fork)?;
+    Ok(Fixture {
+        scratch,
+        fork,
+        image,
+    })
+}
+
+impl Fixture {
+    fn args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
+        let mut a = vec![
+            "--fork",
+            self.fork.as_str(),
+            "--image",
+            self.image,
+            "--commit",
+            "c0ffee1",
+        ];
+        a.extend_from_slice(rest);
+        a
+    }
+}
+
+#[test]
+fn shell_piped_commands_and_down() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    let f = fixture("shell-piped")?;
+
+    // Piped: bash reads the script from stdin, no TTY; the exit code is bash's.
+    let mut child = Command::new(xtask_bin())
+        .args(f.args(&["shell"]))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child.stdin.take().context("stdin")?.write_all(
+        b"echo hi; echo commit=$DOCKER_GITCOMMIT; pwd; [ -t 0 ] || echo notty; exit 4\n",
+    )?;
+    let out = child.wait_with_output()?;
+    let stdout = text(&out.stdout);
+    ensure!(
+        out.status.code() == Some(4),
+        "exit {:?}: {stdout} {}",
+        out.status,
+        text(&out.stderr)
+    );
+    ensure!(
+        stdout.contains("hi\ncommit=c0ffee1\n/go/src/github.com/docker/docker\nnotty"),
+        "{stdout}"
+    );
+
+    // One command; its exit code.
+    let out = xtask(
+        &f.args(&["shell", "--", "sh", "-c", "echo one; exit 7"]),
+        &[],
+    );
+    ensure!(
+        out.status.code() == Some(7) && text(&out.stdout) == "one\n",
+        "{out:?}"
+    );
+
+    // Two concurrent shells join the same container: the second sees the first's file in /tmp.
+    let mut first = Command::new(xtask_bin())
+        .args(f.args(&[
+            "shell",
+            "--",
+            "sh",
+            "-c",
+            "echo $$ > /tmp/first; cat >/dev/null",
+        ]))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()?;
+    let seen = wait_for(Duration::from_secs(20), || {
+        let out = xtask(&f.args(&["shell", "--", "cat", "/tmp/first"]), &[]);
+        out.status.success().then(|| text(&out.stdout))
+    })?;
+    drop(first.stdin.take());
+    ensure!(first.wait()?.success(), "first shell failed");
+    ensure!(seen.trim().parse::<u32>().is_ok(), "{seen}");
+    ensure!(
+        Scratch::containers_of(&f.fork).len() == 1,
+        "two shells, more than one container"
+    );
+
+    // --rm: a one-shot container, gone afterwards.
+    let out = xtask(
+        &f.args(&["shell", "--rm", "--", "test", "!", "-e", "/tmp/first"]),
+        &[],
+    );
+    ensure!(
+        out.status.success(),
+        "one-shot shell saw the dev container's /tmp: {out:?}"
+    );
+    ensure!(
+        Scratch::containers_of(&f.fork).len() == 1,
+        "the one-shot container stayed"
+    );
+
+    // down: the dev container goes, the named cache volume stays.
+    let out = xtask(&f.args(&["down"]), &[]);
+    ensure!(
+        out.status.success() && text(&out.stdout).contains("removed moby-xtask-fork-"),
+        "{out:?}"
+    );
+    ensure!(
+        Scratch::containers_of(&f.fork).is_empty(),
+        "down left a container"
+    );
+    let vol = Command::new("docker")
+        .args(["volume", "inspect", "docker-dev-cache"])
+        .output()?;
+    ensure!(vol.status.success(), "down removed the named cache volume");
+    drop(f.scratch);
+    Ok(())
+}
+
+#[test]
+fn shell_bad_input_is_one_clear_line() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    let f = fixture("shell-bad")?;
+    let fork = f.fork.as_str();
+    let cases: [(Vec<&str>, Vec<(&str, &str)>, &str); 3] = [
+        (
+            vec![
+                "--fork",
+                fork,
+                "--image",
+                "no/such-image:1",
+                "--commit",
+                "x",
+                "shell",
+            ],
+            vec![],
+            "dev image `no/such-image:1` not found",
+        ),
+        (
+            vec!["--fork", fork, "--commit", "x", "shell"],
+            vec![("DOCKER_HOST", "unix:///nonexistent.sock")],
+            "cannot reach the Docker daemon at unix:///nonexistent.sock",
+        ),
+        (
+            vec!["--fork", "/nonexistent/fork", "shell"],
+            vec![],
+            "is not a directory",
+        ),
+    ];
+    for (args, env, expect) in cases {
+        let out = xtask(&args, &env);
+        let err = text(&out.stderr);
+        ensure!(out.status.code() == Some(1), "{args:?}: {out:?}");
+        ensure!(
+            err.contains(expect) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    ensure!(
+        Scratch::containers_of(&f.fork).is_empty(),
+        "a failed shell left a container"
+    );
+    Ok(())
+}
+
+/// A tmux session running `cmd` in a pane of the given size.
+struct Tmux {
+    name: String,
+}
+
+impl Tmux {
+    fn start(name: &str, cols: u16, rows: u16, cmd: &str) -> Result<Tmux> {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", name])
+            .output();
+        let (c, r) = (cols.to_string(), rows.to_string());
+        let st = Command::new("tmux")
+            .args(["new-session", "-d", "-s", name, "-x", &c, "-y", &r, cmd])
+            .status()?;
+        ensure!(st.success(), "tmux new-session failed (is tmux installed?)");
+        Ok(Tmux {
+            name: name.to_string(),
+        })
+    }
+
+    fn tmux(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("tmux").args(args).output()?;
+        ensure!(out.status.success(), "tmux {args:?}: {}", text(&out.stderr));
+        Ok(text(&out.stdout))
+    }
+
+    fn keys(&self, keys: &[&str]) -> Result<()> {
+        let mut a = vec!["send-keys", "-t", &self.name];
+        a.extend_from_slice(keys);
+        self.tmux(&a).map(drop)
+    }
+
+    fn screen(&self) -> Result<String> {
+        self.tmux(&["capture-pane", "-p", "-t", &self.name])
+    }
+
+    fn wait_screen(&self, what: &str, within: Duration) -> Result<String> {
+        wait_for(within, || self.screen().ok().filter(|s| s.contains(what))).with_context(|| {
+            format!(
+                "`{what}` never appeared; screen:\n{}",
+                self.screen().unwrap_or_default()
+            )
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .output();
+    }
+}
+
+#[test]
+fn shell_interactive_through_a_pty() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    let f = fixture("shell-tty")?;
+    let dir = &f.scratch.dir;
+    let args: Vec<String> = f.args(&["shell"]).iter().map(|a| a.to_string()).collect();
+    let cmd = format!(
+        "stty -g > {dir}/before; {} {}; echo $? > {dir}/rc; stty -g > {dir}/after; sleep 600",
+        xtask_bin(),
+        args.join(" ")
+    );
+    let t = Tmux::start(&format!("xtask-tty-{}", std::process::id()), 80, 24, &cmd)?;
+    t.wait_screen("/go/src/github.com/docker/docker#", Duration::from_secs(60))?;
+
+    t.keys(&["echo size=$(stty size)", "Enter"])?;
+    t.wait_screen("\nsize=24 80", Duration::from_secs(10))?;
+
+    t.tmux(&["resize-window", "-t", &t.name, "-x", "100", "-y", "30"])?;
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["echo size=$(stty size)", "Enter"])?;
+    t.wait_screen("\nsize=30 100", Duration::from_secs(10))?;
+
+    // Ctrl-C reaches the program inside, not the tool: sleep stops, the shell lives on.
+    let started = Instant::now();
+    t.keys(&["sleep 30", "Enter"])?;
+    std::thread::sleep(Duration::from_millis(800));
+    t.keys(&["C-c"])?;
+    t.keys(&["echo alive-$((6*7))", "Enter"])?;
+    t.wait_screen("\nalive-42", Duration::from_secs(10))?;
+    ensure!(
+        started.elapsed() < Duration::from_secs(25),
+        "sleep 30 was not interrupted"
+    );
+
+    t.keys(&["exit 3", "Enter"])?;
+    let rc = wait_for(Duration::from_secs(20), || {
+        fs_err::read_to_string(dir.join("rc")).ok()
+    })?;
+    ensure!(rc.trim() == "3", "tool exit code {rc}");
+    let after = wait_for(Duration::from_secs(5), || {
+        fs_err::read_to_string(dir.join("after")).ok()
+    })?;
+    ensure!(
+        fs_err::read_to_string(dir.join("before"))? == after,
+        "terminal settings changed"
+    );
+    Ok(())
+}
+
+fn wait_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Result<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out after {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
