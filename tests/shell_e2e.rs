@@ -148,7 +148,8 @@ fn shell_bad_input_is_one_clear_line() -> Result<()> {
     }
     let f = fixture("shell-bad")?;
     let fork = f.fork.as_str();
-    let cases: [(Vec<&str>, Vec<(&str, &str)>, &str); 3] = [
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: [Case; 3] = [
         (
             vec![
                 "--fork",
