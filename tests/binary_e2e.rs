@@ -8,15 +8,11 @@ use std::process::{Command, Stdio};
 use anyhow::{ensure, Context, Result};
 use camino::Utf8Path;
 use tests::{
-    copy_tree, debian_2010_tree, dev_image_2010, e2e_enabled, text, xtask, xtask_bin, Scratch,
+    debian_2010_tree, dev_image_2010, e2e_enabled, text, xtask, xtask_bin, GitFork, Scratch,
 };
-use xshell::{cmd, Shell};
+use xshell::cmd;
 
 const OWNER: u32 = 1000;
-
-/// The lines of upstream moby 20.10's .gitignore that matter to a build (Debian's tarball strips it).
-const UPSTREAM_GITIGNORE: &str = "autogen/\nbundles/\n.gopath/\n.go-pkg-cache/\n\
-dockerversion/version_autogen.go\ndockerversion/version_autogen_unix.go\n";
 
 #[test]
 fn binary_builds_debian_moby_20_10_24() -> Result<()> {
@@ -49,29 +45,12 @@ fn binary_builds_debian_moby_20_10_24() -> Result<()> {
 
     // A contributor's fork: the same tree under git, owned by a non-root user.
     let s = Scratch::new("e2e-2010");
-    let fork = s.dir.join("fork");
-    copy_tree(&tree.join("engine"), &fork)?;
-    fs_err::write(fork.join(".gitignore"), UPSTREAM_GITIGNORE)?;
-    let home = s.dir.join("home");
-    fs_err::create_dir_all(&home)?;
-    // The fork belongs to OWNER, the test runs as root: trust it as a contributor would.
-    fs_err::write(
-        home.join(".gitconfig"),
-        "[safe]\n\tdirectory = *\n[user]\n\tname = t\n\temail = t@example.com\n",
-    )?;
-    let sh = Shell::new()?;
-    let _home = sh.push_env("HOME", &home);
-    sh.change_dir(&fork);
-    cmd!(sh, "git init -q").run()?;
-    cmd!(sh, "git add -A").run()?;
-    cmd!(sh, "git commit -q -m import").run()?;
-    let owner = format!("{OWNER}:{OWNER}");
-    cmd!(sh, "chown -R {owner} {fork}").run()?;
+    let g = GitFork::new(&s, OWNER)?;
+    let (fork, home, sh, head) = (&g.fork, &g.home, &g.sh, &g.head_short);
     let status_before = cmd!(sh, "git status --porcelain").read()?;
-    let head = cmd!(sh, "git rev-parse --short HEAD").read()?;
 
     let env = [("HOME", home.as_str())];
-    let out = xtask(&["--fork", fork.as_str(), "--image", image, "binary"], &env);
+    let out = g.xtask(image, &["binary"], &[]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     ensure!(out.status.success(), "binary failed:\n{stdout}\n{stderr}");
     ensure!(

@@ -34,7 +34,11 @@ fn dry_run_needs_no_daemon_and_shows_computed_values() {
             "--commit",
             "abc1234",
         ],
-        &[NO_DAEMON, ("KEEPBUNDLE", "1")],
+        &[
+            NO_DAEMON,
+            ("KEEPBUNDLE", "1"),
+            ("CONTAINER_NAME", "hostwide"),
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let line = text(&out.stdout);
@@ -169,4 +173,75 @@ fn default_fork_is_the_workspace_root() {
         "{err}"
     );
     assert!(err.contains("--fork"), "{err}");
+}
+
+#[test]
+fn hooks_install_uninstall_round_trip() {
+    let s = Scratch::new("hooks");
+    let fork = s.dir.join("fork");
+    tests::copy_tree(
+        &workspace_root().join("hack-compat/tests/fixtures/e4"),
+        &fork,
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&fork)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    let hook = fork.join(".git/hooks/pre-commit");
+    let f = fork.as_str();
+
+    let out = xtask(&["--fork", f, "hooks", "install"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let body = std::fs::read_to_string(&hook).unwrap();
+    assert!(
+        body.contains("cargo xtask --fork") && body.contains(" smoke"),
+        "{body}"
+    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&hook).unwrap().permissions());
+    assert_eq!(mode & 0o111, 0o111, "hook not executable");
+    // Installing again over our own hook is fine.
+    assert!(xtask(&["--fork", f, "hooks", "install"], &[])
+        .status
+        .success());
+
+    let out = xtask(&["--fork", f, "hooks", "uninstall"], &[]);
+    assert!(
+        out.status.success() && !hook.exists(),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A foreign hook: install refuses without --force, uninstall leaves it alone.
+    std::fs::write(&hook, "#!/bin/sh\necho mine\n").unwrap();
+    let out = xtask(&["--fork", f, "hooks", "install"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--force"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = xtask(&["--fork", f, "hooks", "uninstall"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+
+    let out = xtask(&["--fork", f, "hooks", "install", "--force"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(&hook)
+        .unwrap()
+        .contains("moby-xtask pre-commit hook"));
+    let backup = fork.join(".git/hooks/pre-commit.moby-xtask-backup");
+    assert_eq!(
+        std::fs::read_to_string(backup).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
 }

@@ -11,7 +11,7 @@ use xshell::{cmd, Shell};
 
 /// The dev image tag the e2e tier makes for Debian 12's moby 20.10.24. Bump the suffix when
 /// `fixtures/dev-image.sh` changes.
-pub const DEV_IMAGE_2010: &str = "moby-xtask-test/dev:bookworm-20.10-v1";
+pub const DEV_IMAGE_2010: &str = "moby-xtask-test/dev:bookworm-20.10-v2";
 
 pub fn workspace_root() -> Utf8PathBuf {
     Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -176,4 +176,56 @@ pub fn e2e_enabled() -> Result<bool> {
         bail!("the end-to-end tier needs a Docker daemon (`docker version` fails): start one, or set MOBY_XTASK_SKIP_E2E=1");
     }
     Ok(true)
+}
+
+/// The lines of upstream moby 20.10's .gitignore that matter to a build (Debian's tarball strips it).
+const UPSTREAM_GITIGNORE: &str = "autogen/\nbundles/\n.gopath/\n.go-pkg-cache/\n\
+dockerversion/version_autogen.go\ndockerversion/version_autogen_unix.go\n";
+
+/// A contributor's fork made from Debian's 20.10.24 engine tree: under git (one commit), owned by
+/// `owner`, with a HOME whose git config trusts it (the tests run as root). `sh` runs in the fork
+/// with that HOME.
+pub struct GitFork {
+    pub fork: Utf8PathBuf,
+    pub home: Utf8PathBuf,
+    pub head_short: String,
+    pub sh: Shell,
+}
+
+impl GitFork {
+    pub fn new(scratch: &Scratch, owner: u32) -> Result<GitFork> {
+        let fork = scratch.dir.join("fork");
+        copy_tree(&debian_2010_tree()?.join("engine"), &fork)?;
+        fs_err::write(fork.join(".gitignore"), UPSTREAM_GITIGNORE)?;
+        let home = scratch.dir.join("home");
+        fs_err::create_dir_all(&home)?;
+        fs_err::write(
+            home.join(".gitconfig"),
+            "[safe]\n\tdirectory = *\n[user]\n\tname = t\n\temail = t@example.com\n",
+        )?;
+        let sh = Shell::new()?;
+        sh.set_var("HOME", &home);
+        sh.change_dir(&fork);
+        cmd!(sh, "git init -q").run()?;
+        cmd!(sh, "git add -A").run()?;
+        cmd!(sh, "git commit -q -m import").run()?;
+        let owner = format!("{owner}:{owner}");
+        cmd!(sh, "chown -R {owner} {fork}").run()?;
+        let head_short = cmd!(sh, "git rev-parse --short HEAD").read()?;
+        Ok(GitFork {
+            fork,
+            home,
+            head_short,
+            sh,
+        })
+    }
+
+    /// Run xtask on this fork with its HOME, `--fork` and `--image` given.
+    pub fn xtask(&self, image: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut all = vec!["--fork", self.fork.as_str(), "--image", image];
+        all.extend_from_slice(args);
+        let mut env = env.to_vec();
+        env.push(("HOME", self.home.as_str()));
+        xtask(&all, &env)
+    }
 }

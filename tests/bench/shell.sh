@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${MOBY_XTASK_TEST_CACHE:-$HOME/.cache/moby-xtask-tests}
-image=moby-xtask-test/dev:bookworm-20.10-v1
+image=moby-xtask-test/dev:bookworm-20.10-v2
 runs=${RUNS:-10}
 
 tree=$("$root/tests/fixtures/moby-source.sh" bookworm "$cache")

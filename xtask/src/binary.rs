@@ -3,12 +3,15 @@
 //! to the fork's owner; a summary of what was built. Ctrl-C stops the build and exits 130.
 
 use anyhow::{bail, Result};
+use bollard::Docker;
 use clap::Args;
 use hack_compat::Fork;
 
+use crate::build_record::{self, Record};
+use crate::container::{self, DevContainer};
 use crate::dev::{runtime, Dev};
-use crate::exec::Exec;
-use crate::{container, docker, fork, summary, Global};
+use crate::exec::{Exec, Output};
+use crate::{docker, fork, summary, Global};
 
 #[derive(Args, Debug)]
 pub struct BinaryArgs {
@@ -26,13 +29,45 @@ pub struct BinaryArgs {
 pub fn run(global: &Global, args: &BinaryArgs) -> Result<u8> {
     let dev = Dev::open(global, true)?;
     let bundles = validate_bundles(&dev.fork, &args.bundles)?;
-    let mut cmd = vec!["hack/make.sh".to_string()];
-    cmd.extend(bundles.iter().cloned());
     if args.dry_run {
-        println!("{}", dev.spec.docker_run_line(&cmd));
+        println!("{}", dev.spec.docker_run_line(&make_cmd(&bundles)));
         return Ok(0);
     }
-    runtime()?.block_on(build(&dev, &cmd, &bundles, args.rm))
+    runtime()?.block_on(async {
+        let docker = docker::connect().await?;
+        let Some(ctr) = dev.up(&docker, args.rm).await? else {
+            eprintln!("xtask: interrupted");
+            return Ok(130);
+        };
+        let result = build(&dev, &docker, &ctr, &bundles, Output::Stream).await;
+        if ctr.one_shot {
+            container::remove(&docker, &ctr.id).await?;
+        }
+        let (code, _) = result?;
+        match code {
+            0 => {}
+            130 => {
+                eprintln!("xtask: interrupted");
+                return Ok(130);
+            }
+            _ => {
+                eprintln!("xtask: `{}` failed with exit code {code}", make_cmd(&bundles).join(" "));
+                return Ok(u8::try_from(code).unwrap_or(1));
+            }
+        }
+        let version = dev.version();
+        let artifacts = summary::collect(&dev.fork, &bundles, &version)?;
+        if !summary::print(&artifacts, &version, dev.commit()) {
+            bail!("an artifact does not match its .sha256: the build output is inconsistent, rebuild it");
+        }
+        Ok(0)
+    })
+}
+
+fn make_cmd(bundles: &[String]) -> Vec<String> {
+    let mut cmd = vec!["hack/make.sh".to_string()];
+    cmd.extend(bundles.iter().cloned());
+    cmd
 }
 
 fn validate_bundles(fork: &Fork, requested: &[String]) -> Result<Vec<String>> {
@@ -51,70 +86,63 @@ fn validate_bundles(fork: &Fork, requested: &[String]) -> Result<Vec<String>> {
     Ok(requested.to_vec())
 }
 
-async fn build(dev: &Dev, cmd: &[String], bundles: &[String], one_shot: bool) -> Result<u8> {
-    let docker = docker::connect().await?;
-    let Some(ctr) = dev.up(&docker, one_shot).await? else {
-        eprintln!("xtask: interrupted");
-        return Ok(130);
-    };
-    let stamp = dev
-        .stamp
-        .as_ref()
-        .map(|s| format!("{} ({})", s.commit, s.source))
-        .unwrap_or_default();
-    eprintln!(
-        "xtask: {} in {} ({}), fork {} [{}], DOCKER_GITCOMMIT={stamp}",
-        cmd.join(" "),
-        container::short(&ctr.id),
-        dev.spec.image,
-        dev.fork.root,
-        dev.fork.era,
-    );
-    let exec = dev.exec(&docker, &ctr);
-    let result = async {
-        let code = tokio::select! {
-            r = exec.run(cmd) => r?,
-            _ = tokio::signal::ctrl_c() => {
-                exec.interrupt().await;
-                130
-            }
-        };
-        give_back_bundles(&exec, &dev.fork).await?;
-        Ok::<_, anyhow::Error>(code)
-    }
-    .await;
-    if ctr.one_shot {
-        container::remove(&docker, &ctr.id).await?;
-    }
-    let code = result?;
-    if code == 130 {
-        eprintln!("xtask: interrupted");
-        return Ok(130);
-    }
-    if code != 0 {
-        eprintln!("xtask: `{}` failed with exit code {code}", cmd.join(" "));
-        return Ok(u8::try_from(code).unwrap_or(1));
-    }
-    let version = dev.fork.version(std::env::var("VERSION").ok().as_deref());
-    let artifacts = summary::collect(&dev.fork, bundles, &version)?;
-    let commit = dev.stamp.as_ref().map(|s| s.commit.as_str()).unwrap_or("?");
-    if !summary::print(&artifacts, &version, commit) {
-        bail!(
-            "an artifact does not match its .sha256: the build output is inconsistent, rebuild it"
+/// Run `hack/make.sh <bundles>` in `ctr`: Ctrl-C stops it (130); `bundles/` goes back to the
+/// fork's owner; a successful `binary` is recorded. Returns the exit code and captured output.
+pub async fn build(
+    dev: &Dev,
+    docker: &Docker,
+    ctr: &DevContainer,
+    bundles: &[String],
+    out: Output,
+) -> Result<(i64, Vec<u8>)> {
+    let cmd = make_cmd(bundles);
+    if out == Output::Stream {
+        eprintln!(
+            "xtask: {} in {} ({}), fork {} [{}], DOCKER_GITCOMMIT={} ({})",
+            cmd.join(" "),
+            container::short(&ctr.id),
+            dev.spec.image,
+            dev.fork.root,
+            dev.fork.era,
+            dev.commit(),
+            dev.stamp
+                .as_ref()
+                .map(|s| s.source.to_string())
+                .unwrap_or_default(),
         );
     }
-    Ok(0)
+    let exec = dev.exec(docker, ctr);
+    let (code, output) = tokio::select! {
+        r = exec.run(&cmd, out) => r?,
+        _ = tokio::signal::ctrl_c() => {
+            exec.interrupt().await;
+            (130, Vec::new())
+        }
+    };
+    if code == 0 && bundles.iter().any(|b| b == "binary") {
+        build_record::write(
+            &dev.fork,
+            &Record {
+                commit: dev.commit().to_string(),
+                version: dev.version(),
+            },
+        )?;
+    }
+    // After the record, so that it too belongs to the fork's owner.
+    give_back_bundles(&exec, &dev.fork).await?;
+    Ok((code, output))
 }
 
 /// The container runs as root: `chown -R` what it wrote under `bundles/` to the fork's owner.
-async fn give_back_bundles(exec: &Exec<'_>, fork: &Fork) -> Result<()> {
+pub async fn give_back_bundles(exec: &Exec<'_>, fork: &Fork) -> Result<()> {
     let (uid, gid) = fork::owner(fork)?;
     let script = format!("[ -e bundles ] || exit 0; chown -R -h {uid}:{gid} bundles");
-    let code = exec
-        .run_raw(vec!["sh".into(), "-c".into(), script], true)
-        .await?;
+    let (code, out) = exec.script(&script, Output::Capture).await?;
     if code != 0 {
-        bail!("cannot hand bundles/ back to uid {uid} (chown exited {code})");
+        bail!(
+            "cannot hand bundles/ back to uid {uid}: {}",
+            String::from_utf8_lossy(&out).trim()
+        );
     }
     Ok(())
 }

@@ -54,6 +54,18 @@ impl Profile {
     }
 }
 
+/// What `--privileged` would have given and the emulated profile lacks: `/sys` read-write, and
+/// each cgroup v1 hierarchy mounted afresh read-write (a plain remount is refused as busy), so
+/// that a nested dockerd can create cgroups. Then the fork's entrypoint.
+const EMULATED_PRELUDE: &str = r#"mount -o remount,rw /sys 2>/dev/null
+grep ' cgroup ' /proc/self/mounts | while read -r _ dir _ opts _; do
+  o=$(echo "$opts" | tr , '\n' | grep -vxE 'ro|rw|nosuid|nodev|noexec|relatime' | paste -sd, -)
+  case "$o" in name=*) o="none,$o" ;; esac
+  umount "$dir" 2>/dev/null && mount -t cgroup -o "$o" cgroup "$dir" 2>/dev/null
+done
+grep -q ' /sys/fs/cgroup cgroup2 ' /proc/self/mounts && mount -o remount,rw /sys/fs/cgroup 2>/dev/null
+exec "$@""#;
+
 /// Find the fork's dev container (starting it if stopped) or create it; or create a one-shot one.
 pub async fn ensure(
     docker: &Docker,
@@ -191,13 +203,10 @@ async fn create(
             host.masked_paths = Some(Vec::new());
             host.readonly_paths = Some(Vec::new());
             host.device_cgroup_rules = Some(vec!["a *:* rwm".into()]);
-            let remount = "mount -o remount,rw /sys 2>/dev/null; \
-                for d in /sys/fs/cgroup /sys/fs/cgroup/*; do mount -o remount,rw \"$d\" 2>/dev/null; done; \
-                exec \"$@\"";
             let mut ep = vec![
                 "/bin/sh".to_string(),
                 "-c".to_string(),
-                remount.to_string(),
+                EMULATED_PRELUDE.to_string(),
                 "sh".to_string(),
             ];
             ep.extend(spec.entrypoint.iter().cloned());

@@ -68,6 +68,19 @@ impl Dev {
         }
     }
 
+    /// The commit stamped (`?` when there is none, only possible for `shell`).
+    pub fn commit(&self) -> &str {
+        self.stamp
+            .as_ref()
+            .map(|s| s.commit.as_str())
+            .unwrap_or("?")
+    }
+
+    /// The version `hack/make.sh` stamps: the fork's VERSION file, else `$VERSION`, else `dev`.
+    pub fn version(&self) -> String {
+        self.fork.version(std::env::var("VERSION").ok().as_deref())
+    }
+
     pub fn exec<'a>(&'a self, docker: &'a Docker, ctr: &'a DevContainer) -> Exec<'a> {
         Exec {
             docker,

@@ -17,6 +17,16 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::terminal;
 
+/// What to do with a command's stdout/stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Live, to ours.
+    Stream,
+    /// Collected (stdout and stderr interleaved) and returned.
+    Capture,
+    Discard,
+}
+
 pub struct Exec<'a> {
     pub docker: &'a Docker,
     pub container: &'a str,
@@ -68,14 +78,23 @@ impl Exec<'_> {
         Ok(inspect.exit_code.unwrap_or(-1))
     }
 
-    /// Run `cmd` in its own process group, streaming its stdout/stderr to ours.
-    pub async fn run(&self, cmd: &[String]) -> Result<i64> {
-        self.run_raw(self.wrapped(cmd), true).await
+    /// Run `cmd` in its own process group (interruptible), its output handled as `out` says.
+    pub async fn run(&self, cmd: &[String], out: Output) -> Result<(i64, Vec<u8>)> {
+        self.run_raw(self.wrapped(cmd), out).await
     }
 
-    /// Run `argv` as is; output streamed when `stream`, else discarded.
-    pub async fn run_raw(&self, argv: Vec<String>, stream: bool) -> Result<i64> {
+    /// Run a shell script as is (not interruptible: keep it short), output handled as `out` says.
+    pub async fn script(&self, script: &str, out: Output) -> Result<(i64, Vec<u8>)> {
+        self.run_raw(
+            vec!["sh".to_string(), "-c".to_string(), script.to_string()],
+            out,
+        )
+        .await
+    }
+
+    async fn run_raw(&self, argv: Vec<String>, out: Output) -> Result<(i64, Vec<u8>)> {
         let id = self.create(argv, false, false).await?;
+        let mut captured = Vec::new();
         if let StartExecResults::Attached { mut output, .. } = self
             .docker
             .start_exec(&id, None)
@@ -84,12 +103,14 @@ impl Exec<'_> {
         {
             while let Some(chunk) = output.next().await {
                 let chunk = chunk.context("lost the exec's output stream")?;
-                if stream {
-                    write_out(chunk);
+                match out {
+                    Output::Stream => write_out(chunk),
+                    Output::Capture => captured.extend_from_slice(&chunk.into_bytes()),
+                    Output::Discard => {}
                 }
             }
         }
-        self.exit_code(&id).await
+        Ok((self.exit_code(&id).await?, captured))
     }
 
     /// An interactive command: stdin forwarded; with `tty`, a pseudo-terminal sized like ours and
@@ -172,9 +193,7 @@ impl Exec<'_> {
              kill -KILL -- -$p 2>/dev/null || kill -KILL $p 2>/dev/null; rm -f {pf}",
             pf = self.pidfile
         );
-        let _ = self
-            .run_raw(vec!["sh".to_string(), "-c".to_string(), script], false)
-            .await;
+        let _ = self.script(&script, Output::Discard).await;
     }
 }
 

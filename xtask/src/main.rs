@@ -4,15 +4,20 @@
 //! this crate is the CLI and the effects: git on the host, the Docker Engine API, the terminal.
 
 mod binary;
+mod build_record;
 mod commit;
 mod container;
+mod daemon;
 mod dev;
 mod dev_spec;
 mod docker;
 mod down;
 mod exec;
 mod fork;
+mod hooks;
+mod install;
 mod shell;
+mod smoke;
 mod summary;
 mod terminal;
 
@@ -51,6 +56,15 @@ enum Task {
     Shell(shell::ShellArgs),
     /// Build dockerd in the dev container, like `hack/make.sh binary`
     Binary(binary::BinaryArgs),
+    /// Put the last build's binaries on the dev container's PATH, like `make install`
+    Install(install::InstallArgs),
+    /// Build if needed, install, start the new dockerd, check `docker version`, run a container
+    Smoke(smoke::SmokeArgs),
+    /// Install or remove a git pre-commit hook that runs `cargo xtask smoke`
+    Hooks {
+        #[command(subcommand)]
+        cmd: hooks::HooksCmd,
+    },
     /// Stop and remove the fork's dev container (named cache volumes stay)
     Down,
 }
@@ -65,6 +79,9 @@ fn main() -> ExitCode {
     let result = match task {
         Task::Shell(args) => shell::run(&cli.global, &args),
         Task::Binary(args) => binary::run(&cli.global, &args),
+        Task::Install(args) => install::run(&cli.global, &args),
+        Task::Smoke(args) => smoke::run(&cli.global, &args),
+        Task::Hooks { cmd } => hooks::run(&cli.global, &cmd),
         Task::Down => down::run(&cli.global),
     };
     match result {
