@@ -97,7 +97,7 @@ fn binary_builds_debian_moby_20_10_24() -> Result<()> {
     );
 
     // The dev container is reused by the next run (found again by its labels).
-    let first = Scratch::containers_of(&fork);
+    let first = Scratch::containers_of(fork);
     ensure!(
         first.len() == 1,
         "expected one dev container, got {first:?}"
@@ -109,14 +109,14 @@ fn binary_builds_debian_moby_20_10_24() -> Result<()> {
         text(&out.stderr)
     );
     ensure!(
-        Scratch::containers_of(&fork) == first,
+        Scratch::containers_of(fork) == first,
         "the dev container was not reused"
     );
 
     // Ctrl-C halfway through a one-shot build: exit 130, no container left behind for it.
-    interrupt_one_shot(&fork, image, &env)?;
+    interrupt_one_shot(fork, image, &env)?;
     ensure!(
-        Scratch::containers_of(&fork) == first,
+        Scratch::containers_of(fork) == first,
         "the interrupted one-shot run left a container"
     );
     Ok(())
