@@ -245,3 +245,80 @@ fn hooks_install_uninstall_round_trip() {
         "#!/bin/sh\necho mine\n"
     );
 }
+
+#[test]
+fn adopt_ignores_target_once() {
+    let s = Scratch::new("adopt");
+    let fork = s.dir.join("fork");
+    tests::copy_tree(
+        &workspace_root().join("hack-compat/tests/fixtures/e4"),
+        &fork,
+    )
+    .unwrap();
+    std::fs::write(fork.join(".gitignore"), "bundles/").unwrap();
+    let out = xtask(&["--fork", fork.as_str(), "adopt"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(fork.join(".gitignore")).unwrap(),
+        "bundles/\n/target/\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fork.join(".dockerignore")).unwrap(),
+        "/target/\n"
+    );
+    let out = xtask(&["--fork", fork.as_str(), "adopt"], &[]);
+    assert!(text(&out.stdout).contains(".gitignore already ignores /target/"));
+    assert_eq!(
+        std::fs::read_to_string(fork.join(".dockerignore")).unwrap(),
+        "/target/\n"
+    );
+}
+
+#[test]
+fn config_file_names_a_prebuilt_image() {
+    let s = Scratch::new("config");
+    let fork = s.dir.join("fork");
+    tests::copy_tree(
+        &workspace_root().join("hack-compat/tests/fixtures/e4"),
+        &fork,
+    )
+    .unwrap();
+    std::fs::write(
+        fork.join(".moby-xtask.toml"),
+        "[image]\nref = \"my/prebuilt:7\"\n",
+    )
+    .unwrap();
+    let out = xtask(
+        &[
+            "--fork",
+            fork.as_str(),
+            "--commit",
+            "x",
+            "binary",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(
+        text(&out.stdout).contains(" my/prebuilt:7 hack/make.sh binary"),
+        "{out:?}"
+    );
+    // --image still wins over the file.
+    let out = xtask(
+        &[
+            "--fork",
+            fork.as_str(),
+            "--image",
+            "flag/wins:1",
+            "--commit",
+            "x",
+            "binary",
+            "--dry-run",
+        ],
+        &[],
+    );
+    assert!(
+        text(&out.stdout).contains(" flag/wins:1 hack/make.sh binary"),
+        "{out:?}"
+    );
+}

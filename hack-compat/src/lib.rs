@@ -8,6 +8,7 @@
 //! This crate is pure: no Docker, no async, no process spawning. See `../shared/MOBY-ERAS.md`.
 
 mod bundles;
+pub mod dockerfile;
 mod era;
 mod error;
 mod make_sh;
@@ -133,6 +134,16 @@ impl Fork {
                 format!("docker-dev:{clean}")
             }
             _ => "docker-dev".to_string(),
+        }
+    }
+
+    /// The Dockerfile target `make shell` builds with the source bind-mounted (`BIND_DIR=.`):
+    /// none (single stage, or the last stage) up to E3, `dev` in E4, `dev-base` from E5.
+    pub fn dev_target(&self) -> Option<&'static str> {
+        match self.era {
+            Era::E1 | Era::E2 | Era::E3 => None,
+            Era::E4 => Some("dev"),
+            _ => Some("dev-base"),
         }
     }
 

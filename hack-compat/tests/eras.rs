@@ -72,6 +72,7 @@ fn e1_monorepo_version_file() {
         "docker-dev:my-feature-1"
     );
     assert_eq!(f.make_image_tag(None), "docker-dev");
+    assert_eq!(f.dev_target(), None);
 }
 
 #[test]
@@ -120,6 +121,7 @@ fn e4_buildkit_dev_cache() {
     assert_eq!(f.go_caches, caches(&[("docker-dev-cache", "/root/.cache")]));
     assert!(f.checksums);
     assert_eq!(f.make_image_tag(Some("master")), "docker-dev:master");
+    assert_eq!(f.dev_target(), Some("dev"));
     assert!(f.accepts_bundle("test-integration-flaky"));
 }
 
@@ -140,6 +142,7 @@ fn e5_bake_no_checksums() {
     assert!(f.accepts_bundle("binary-proxy"));
     assert!(!f.accepts_bundle("cross"));
     assert_eq!(f.make_image_tag(Some("master")), "docker-dev");
+    assert_eq!(f.dev_target(), Some("dev-base"));
     assert_eq!(f.commit_form, CommitForm::Short);
 }
 

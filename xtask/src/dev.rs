@@ -10,13 +10,15 @@ use crate::commit::{self, Stamp};
 use crate::container::{self, DevContainer};
 use crate::dev_spec::DevSpec;
 use crate::exec::Exec;
-use crate::{docker, fork, Global};
+use crate::fork::ImageSource;
+use crate::{fork, image, Global};
 
 pub struct Dev {
     pub fork: Fork,
     /// `None` only where a task runs without a stamp (`shell` on a tree with no `.git`).
     pub stamp: Option<Stamp>,
     pub spec: DevSpec,
+    pub image_source: ImageSource,
     pub session: String,
 }
 
@@ -38,7 +40,8 @@ impl Dev {
             }
             Err(e) => return Err(e),
         };
-        let image = fork::image(global, &fork);
+        let image_source = fork::image(global, &fork)?;
+        let image = image_source.reference().to_string();
         let spec = DevSpec::new(
             &fork,
             image,
@@ -49,6 +52,7 @@ impl Dev {
             fork,
             stamp,
             spec,
+            image_source,
             session: container::session_id(),
         })
     }
@@ -56,7 +60,7 @@ impl Dev {
     /// Find or create the dev container; `None` when interrupted (nothing of ours left behind).
     pub async fn up(&self, docker: &Docker, one_shot: bool) -> Result<Option<DevContainer>> {
         let work = async {
-            let image_id = docker::image_id(docker, &self.spec.image).await?;
+            let image_id = image::resolve(docker, &self.fork, &self.image_source, false).await?;
             container::ensure(docker, &self.spec, &image_id, one_shot, &self.session).await
         };
         tokio::select! {

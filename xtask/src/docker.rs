@@ -26,16 +26,29 @@ pub async fn connect() -> Result<Docker> {
         .map_err(|e| anyhow!("the Docker daemon at {ep} did not answer its version: {e}"))
 }
 
-/// The image id of `image`, or an error that says how to get one.
-pub async fn image_id(docker: &Docker, image: &str) -> Result<String> {
+/// The image, or `None` when the daemon does not have it.
+pub async fn try_inspect_image(
+    docker: &Docker,
+    image: &str,
+) -> Result<Option<bollard::models::ImageInspect>> {
     match docker.inspect_image(image).await {
-        Ok(i) => i.id.ok_or_else(|| anyhow!("the daemon reported no id for image {image}")),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => bail!(
-            "dev image `{image}` not found: build it in the fork with `make build` (or `make BIND_DIR=. shell`), \
-             or pass --image <ref> (or set MOBY_XTASK_IMAGE) to use a prebuilt one"
-        ),
+        Ok(i) => Ok(Some(i)),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
         Err(e) => Err(anyhow!("cannot inspect image {image}: {e}")),
     }
+}
+
+pub async fn try_image_id(docker: &Docker, image: &str) -> Result<Option<String>> {
+    Ok(try_inspect_image(docker, image).await?.and_then(|i| i.id))
+}
+
+/// The image id of `image`, which must exist.
+pub async fn image_id(docker: &Docker, image: &str) -> Result<String> {
+    try_image_id(docker, image)
+        .await?
+        .ok_or_else(|| anyhow!("dev image `{image}` not found after it was built or pulled"))
 }
 
 /// True when the daemon refused a privileged container because it cannot grant the capabilities.

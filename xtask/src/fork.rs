@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use anyhow::{Context, Result};
 use hack_compat::Fork;
 
-use crate::{commit, project_root, Global};
+use crate::{commit, config, project_root, Global};
 
 pub fn open(global: &Global) -> Result<Fork> {
     let path = global.fork.clone().unwrap_or_else(project_root);
@@ -28,17 +28,39 @@ pub fn passthrough_env(fork: &Fork) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The dev image: `--image`, else `$MOBY_XTASK_IMAGE`, else the tag the fork's `make shell` builds.
-pub fn image(global: &Global, fork: &Fork) -> String {
-    if let Some(i) = global.image.clone().filter(|i| !i.is_empty()) {
-        return i;
-    }
-    if let Ok(i) = std::env::var("MOBY_XTASK_IMAGE") {
-        if !i.is_empty() {
-            return i;
+/// Where the dev image comes from.
+#[derive(Debug, Clone)]
+pub enum ImageSource {
+    /// `--image`, `$MOBY_XTASK_IMAGE` or `[image] ref` in `.moby-xtask.toml`: used as is, or pulled.
+    Prebuilt(String),
+    /// The tag the fork's `make shell` builds, built from the fork's Dockerfile when out of date.
+    Fork(String),
+}
+
+impl ImageSource {
+    pub fn reference(&self) -> &str {
+        match self {
+            ImageSource::Prebuilt(r) | ImageSource::Fork(r) => r,
         }
     }
-    fork.make_image_tag(commit::branch(&fork.root).as_deref())
+}
+
+pub fn image(global: &Global, fork: &Fork) -> Result<ImageSource> {
+    if let Some(i) = global.image.clone().filter(|i| !i.is_empty()) {
+        return Ok(ImageSource::Prebuilt(i));
+    }
+    if let Some(i) = std::env::var("MOBY_XTASK_IMAGE")
+        .ok()
+        .filter(|i| !i.is_empty())
+    {
+        return Ok(ImageSource::Prebuilt(i));
+    }
+    if let Some(i) = config::image_ref(&fork.root)? {
+        return Ok(ImageSource::Prebuilt(i));
+    }
+    Ok(ImageSource::Fork(
+        fork.make_image_tag(commit::branch(&fork.root).as_deref()),
+    ))
 }
 
 /// uid and gid of the fork directory's owner: who `bundles/` must belong to after a build.

@@ -3,9 +3,11 @@
 //! One binary, one module per task. The pure knowledge of what a fork is lives in `hack-compat`;
 //! this crate is the CLI and the effects: git on the host, the Docker Engine API, the terminal.
 
+mod adopt;
 mod binary;
 mod build_record;
 mod commit;
+mod config;
 mod container;
 mod daemon;
 mod dev;
@@ -15,6 +17,7 @@ mod down;
 mod exec;
 mod fork;
 mod hooks;
+mod image;
 mod install;
 mod shell;
 mod smoke;
@@ -42,7 +45,7 @@ pub struct Global {
     /// The moby checkout to work on [default: the workspace root]
     #[arg(long, global = true, value_name = "PATH")]
     pub fork: Option<Utf8PathBuf>,
-    /// Dev image to use [default: $MOBY_XTASK_IMAGE, else the tag the fork's `make shell` builds]
+    /// Prebuilt dev image to use [default: $MOBY_XTASK_IMAGE, else `[image] ref` in .moby-xtask.toml, else the fork's own, built from its Dockerfile]
     #[arg(long, global = true, value_name = "REF")]
     pub image: Option<String>,
     /// Commit to stamp as DOCKER_GITCOMMIT [default: $DOCKER_GITCOMMIT, else HEAD as the fork's hack/make.sh stamps it]
@@ -65,6 +68,10 @@ enum Task {
         #[command(subcommand)]
         cmd: hooks::HooksCmd,
     },
+    /// Build the dev image from the fork's Dockerfile if it changed, or get the prebuilt one
+    Image(image::ImageArgs),
+    /// Add /target/ to the fork's .gitignore and .dockerignore
+    Adopt,
     /// Stop and remove the fork's dev container (named cache volumes stay)
     Down,
 }
@@ -82,6 +89,8 @@ fn main() -> ExitCode {
         Task::Install(args) => install::run(&cli.global, &args),
         Task::Smoke(args) => smoke::run(&cli.global, &args),
         Task::Hooks { cmd } => hooks::run(&cli.global, &cmd),
+        Task::Image(args) => image::run(&cli.global, &args),
+        Task::Adopt => adopt::run(&cli.global),
         Task::Down => down::run(&cli.global),
     };
     match result {
