@@ -27,6 +27,8 @@ cp -a "$root/hack-compat/tests/fixtures/e4" "$fork"
 cp -a "$tree/engine/hack/dockerfile" "$fork/hack/"
 printf 'FROM moby-xtask-test/busybox:1 AS base\nRUN --mount=type=cache,target=/root/.cache/b true\nFROM base AS dev\nWORKDIR /go/src/github.com/docker/docker\n' >"$fork/Dockerfile"
 git -C "$fork" init -q -b "$branch"
+git -C "$fork" add -A
+git -C "$fork" -c user.name=b -c user.email=b@example.com commit -q -m fixture # a branch needs a commit
 "$xtask" --fork "$fork" --commit bench shell -- true 2>/dev/null # builds the image, creates the container
 ctr=$(docker ps -q --filter "label=dev.moby-xtask.fork=$fork")
 
