@@ -6,25 +6,28 @@ use std::process::Command;
 
 use anyhow::{ensure, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use tests::{cache_dir, copy_tree, e2e_enabled, text, workspace_root, xtask, Scratch};
+use tests::{cache_dir, copy_tree, e2e_enabled, once, text, workspace_root, xtask, Scratch};
 use xshell::{cmd, Shell};
 
-const BASE: &str = "moby-xtask-test/busybox:1";
-
 fn base_image() -> Result<()> {
-    let sh = Shell::new()?;
-    let script = workspace_root().join("tests/fixtures/base-image.sh");
-    let cache = cache_dir();
-    cmd!(sh, "{script} {BASE} {cache}").run()?;
-    Ok(())
+    once("base-image", || {
+        let sh = Shell::new()?;
+        let script = workspace_root().join("tests/fixtures/base-image.sh");
+        let cache = cache_dir();
+        cmd!(sh, "{script} moby-xtask-test/busybox:1 {cache}").run()?;
+        Ok(String::new())
+    })
+    .map(drop)
 }
 
 /// A DOCKER_CONFIG with the buildx plugin (Debian 13's docker-buildx), as REAL-TREES.md describes.
 fn buildx_config() -> Result<String> {
-    let sh = Shell::new()?;
-    let script = workspace_root().join("tests/fixtures/buildx.sh");
-    let cache = cache_dir();
-    Ok(cmd!(sh, "{script} {cache}").read()?.trim().to_string())
+    once("buildx", || {
+        let sh = Shell::new()?;
+        let script = workspace_root().join("tests/fixtures/buildx.sh");
+        let cache = cache_dir();
+        Ok(cmd!(sh, "{script} {cache}").read()?.trim().to_string())
+    })
 }
 
 /// A fixture fork of `era` (hack-compat's fixtures) with `dockerfile`, under git on a unique branch.

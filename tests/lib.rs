@@ -66,44 +66,44 @@ pub fn text(b: &[u8]) -> String {
 
 /// Debian 12's moby 20.10.24 source (with Debian's patches), unpacked in the cache; `<tree>/engine` is the fork.
 pub fn debian_2010_tree() -> Result<Utf8PathBuf> {
-    // Serialised: concurrent tests must not unpack into the same cache directory at once.
-    static TREE: Mutex<Option<Utf8PathBuf>> = Mutex::new(None);
-    let mut tree = TREE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(t) = tree.as_ref() {
-        return Ok(t.clone());
-    }
-    let sh = Shell::new()?;
-    let script = workspace_root().join("tests/fixtures/moby-source.sh");
-    let cache = cache_dir();
-    let path = cmd!(sh, "{script} bookworm {cache}")
-        .read()
-        .context("fetching Debian's docker.io source")?;
-    let path = Utf8PathBuf::from(path.trim());
-    *tree = Some(path.clone());
-    Ok(path)
+    let tree = once("debian-2010-tree", || {
+        let sh = Shell::new()?;
+        let script = workspace_root().join("tests/fixtures/moby-source.sh");
+        let cache = cache_dir();
+        let path = cmd!(sh, "{script} bookworm {cache}")
+            .read()
+            .context("fetching Debian's docker.io source")?;
+        Ok(path.trim().to_string())
+    })?;
+    Ok(Utf8PathBuf::from(tree))
 }
 
 /// The registry-free dev image for the 20.10.24 tree (debootstrap + docker import, cached by tag).
-/// Made once per test process, even when several tests ask at the same time.
 pub fn dev_image_2010() -> Result<&'static str> {
-    static MADE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    let made = MADE.get_or_init(|| {
-        let make = || -> Result<()> {
-            let tree = debian_2010_tree()?;
-            let sh = Shell::new()?;
-            let script = workspace_root().join("tests/fixtures/dev-image.sh");
-            let work = cache_dir().join("image-work");
-            cmd!(sh, "{script} {DEV_IMAGE_2010} {tree} {work}")
-                .run()
-                .context("making the dev image")?;
-            Ok(())
-        };
-        make().map_err(|e| format!("{e:#}"))
-    });
-    match made {
-        Ok(()) => Ok(DEV_IMAGE_2010),
-        Err(e) => bail!("{e}"),
+    let tree = debian_2010_tree()?;
+    once("dev-image-2010", || {
+        let sh = Shell::new()?;
+        let script = workspace_root().join("tests/fixtures/dev-image.sh");
+        let work = cache_dir().join("image-work");
+        cmd!(sh, "{script} {DEV_IMAGE_2010} {tree} {work}")
+            .run()
+            .context("making the dev image")?;
+        Ok(String::new())
+    })?;
+    Ok(DEV_IMAGE_2010)
+}
+
+/// Run `make` once per test process for `key` (concurrent callers wait), and share its result:
+/// fixtures that write to the cache must not be made by two tests at the same time.
+pub fn once(key: &str, make: impl FnOnce() -> Result<String>) -> Result<String> {
+    static DONE: Mutex<Vec<(String, std::result::Result<String, String>)>> = Mutex::new(Vec::new());
+    let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, r)) = done.iter().find(|(k, _)| k == key) {
+        return r.clone().map_err(anyhow::Error::msg);
     }
+    let r = make().map_err(|e| format!("{e:#}"));
+    done.push((key.to_string(), r.clone()));
+    r.map_err(anyhow::Error::msg)
 }
 
 /// A scratch directory removed on drop, with every container labelled with it as a fork.
