@@ -220,10 +220,16 @@ fn image_e1_single_stage_uses_the_legacy_builder() -> Result<()> {
     let _cleanup = RemoveImage(tag.clone());
     let empty = s.dir.join("no-buildx");
     fs_err::create_dir_all(&empty)?;
+    // A workspace dropped into the fork without `adopt`: its target/ would be build context.
+    fs_err::create_dir_all(fork.join("target/debug"))?;
     let (ok, err) = image(&fork, empty.as_str());
     ensure!(ok, "{err}");
     ensure!(
         err.contains(&format!("$ DOCKER_BUILDKIT=0 docker build -t {tag}")),
+        "{err}"
+    );
+    ensure!(
+        err.contains("target/ (cargo's build output) will be sent as build context"),
         "{err}"
     );
     identity(&tag)?;

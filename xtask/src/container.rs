@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -80,6 +80,7 @@ pub async fn ensure(
         }
     }
     let id = create_and_start(docker, spec, image_id, one_shot, session).await?;
+    wait_until_set_up(docker, &id).await?;
     Ok(DevContainer { id, one_shot })
 }
 
@@ -118,6 +119,7 @@ async fn find_reusable(docker: &Docker, spec: &DevSpec, image_id: &str) -> Resul
                 .start_container(&id, None)
                 .await
                 .with_context(|| format!("cannot start dev container {}", short(&id)))?;
+            wait_until_set_up(docker, &id).await?;
         }
         return Ok(Some(id));
     }
@@ -237,6 +239,51 @@ async fn create(
         )),
         Err(e) => Err(anyhow!("cannot create the dev container: {e}")),
     }
+}
+
+/// Wait until the entrypoint (`hack/dind`, and the emulated profile's prelude) has done its setup
+/// and exec'd the keep-alive `sleep`, a child of the init: an exec that ran earlier would race it
+/// (its files in /tmp hidden by the tmpfs `hack/dind` mounts there, cgroups not yet writable).
+async fn wait_until_set_up(docker: &Docker, id: &str) -> Result<()> {
+    let probe = "for p in /proc/[0-9]*; do \
+        [ \"$(cat $p/comm 2>/dev/null)\" = sleep ] && grep -qE '^PPid:[[:space:]]+1$' $p/status 2>/dev/null && exit 0; \
+        done; exit 1";
+    let exec = crate::exec::Exec {
+        docker,
+        container: id,
+        workdir: "/",
+        env: Vec::new(),
+        pidfile: String::new(),
+    };
+    for _ in 0..600 {
+        match exec.script(probe, crate::exec::Output::Discard).await {
+            Ok((0, _)) => return Ok(()),
+            Ok(_) => {}
+            // The container stopped: the entrypoint failed.
+            Err(_) => break,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let logs = docker_logs_tail(docker, id).await;
+    bail!(
+        "the dev container {} did not finish its start-up (entrypoint hack/dind){logs}",
+        short(id)
+    )
+}
+
+async fn docker_logs_tail(docker: &Docker, id: &str) -> String {
+    use futures_util::StreamExt;
+    let opts = bollard::query_parameters::LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail("10")
+        .build();
+    let mut out = String::new();
+    let mut logs = docker.logs(id, Some(opts));
+    while let Some(Ok(chunk)) = logs.next().await {
+        out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+    }
+    out.lines().map(|l| format!("\n  | {l}")).collect()
 }
 
 /// `moby-xtask-<dir name>-<hash of the path>`: stable per fork, readable in `docker ps`.
