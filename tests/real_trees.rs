@@ -1,0 +1,91 @@
+//! hack-compat against real moby trees, not only its own fixtures: Debian 12's moby 20.10.24 (E4)
+//! and Debian 13's 26.1.5 (E6), as `apt-get source docker.io` gives them. Pure reads, no daemon;
+//! in the end-to-end tier because it downloads the sources (cached).
+
+use anyhow::{ensure, Result};
+use camino::Utf8PathBuf;
+use hack_compat::{BinaryLayout, CommitForm, Era, Fork};
+use tests::{cache_dir, debian_2010_tree, e2e_enabled, once, text, workspace_root, xtask};
+use xshell::{cmd, Shell};
+
+fn debian_2615_tree() -> Result<Utf8PathBuf> {
+    let tree = once("debian-2615-tree", || {
+        let sh = Shell::new()?;
+        let script = workspace_root().join("tests/fixtures/moby-source.sh");
+        let cache = cache_dir();
+        Ok(cmd!(sh, "{script} trixie {cache}")
+            .read()?
+            .trim()
+            .to_string())
+    })?;
+    Ok(Utf8PathBuf::from(tree))
+}
+
+#[test]
+fn moby_20_10_24_is_e4() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    let f = Fork::open(debian_2010_tree()?.join("engine"))?;
+    ensure!(f.era == Era::E4, "{:?}", f.era);
+    ensure!(f.src_path == "/go/src/github.com/docker/docker");
+    ensure!(
+        f.env_allowlist.len() == 47,
+        "{} names: {:?}",
+        f.env_allowlist.len(),
+        f.env_allowlist
+    );
+    ensure!(f.go_caches.len() == 1 && f.go_caches[0].volume == "docker-dev-cache");
+    ensure!(f.commit_form == CommitForm::Short && f.checksums && f.layout == BinaryLayout::Flat);
+    ensure!(
+        f.accepts_bundle("install-binary")
+            && f.accepts_bundle("binary-daemon")
+            && !f.accepts_bundle("binary-proxy")
+    );
+    ensure!(f.dev_target() == Some("dev") && f.image_tag_per_branch);
+    Ok(())
+}
+
+#[test]
+fn moby_26_1_5_is_e6() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    let root = debian_2615_tree()?.join("engine");
+    let f = Fork::open(&root)?;
+    ensure!(f.era == Era::E6, "{:?}", f.era);
+    ensure!(f.src_path == "/go/src/github.com/docker/docker");
+    ensure!(
+        f.env_allowlist.len() == 55,
+        "{} names: {:?}",
+        f.env_allowlist.len(),
+        f.env_allowlist
+    );
+    ensure!(f.env_allowlist.iter().any(|n| n == "OTEL_SERVICE_NAME"));
+    let vols: Vec<&str> = f.go_caches.iter().map(|c| c.volume.as_str()).collect();
+    ensure!(vols == ["docker-dev-cache", "docker-mod-cache"], "{vols:?}");
+    ensure!(f.commit_form == CommitForm::Full && !f.checksums && f.layout == BinaryLayout::Flat);
+    ensure!(f.accepts_bundle("binary-proxy") && !f.accepts_bundle("test-integration-cli"));
+    ensure!(f.dev_target() == Some("dev-base") && !f.image_tag_per_branch);
+
+    // The tool on it: the same values in the docker run line, no daemon needed.
+    let out = xtask(
+        &[
+            "--fork",
+            root.as_str(),
+            "--commit",
+            "0123abc",
+            "binary",
+            "--dry-run",
+        ],
+        &[("DOCKER_HOST", "unix:///nonexistent.sock")],
+    );
+    let line = text(&out.stdout);
+    ensure!(out.status.success(), "{}", text(&out.stderr));
+    ensure!(
+        line.contains("-v docker-mod-cache:/go/pkg/mod/")
+            && line.contains(" docker-dev hack/make.sh binary"),
+        "{line}"
+    );
+    Ok(())
+}
