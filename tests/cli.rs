@@ -9,6 +9,18 @@ fn e4_fixture() -> String {
         .to_string()
 }
 
+/// A scratch copy of the E4 fixture fork that a test may change (removed on drop of the Scratch).
+fn e4_copy(tag: &str) -> (Scratch, camino::Utf8PathBuf) {
+    let s = Scratch::new(tag);
+    let fork = s.dir.join("fork");
+    tests::copy_tree(
+        &workspace_root().join("hack-compat/tests/fixtures/e4"),
+        &fork,
+    )
+    .unwrap();
+    (s, fork)
+}
+
 const NO_DAEMON: (&str, &str) = ("DOCKER_HOST", "unix:///nonexistent/docker.sock");
 
 #[test]
@@ -177,13 +189,7 @@ fn default_fork_is_the_workspace_root() {
 
 #[test]
 fn hooks_install_uninstall_round_trip() {
-    let s = Scratch::new("hooks");
-    let fork = s.dir.join("fork");
-    tests::copy_tree(
-        &workspace_root().join("hack-compat/tests/fixtures/e4"),
-        &fork,
-    )
-    .unwrap();
+    let (_s, fork) = e4_copy("hooks");
     let git = |args: &[&str]| {
         let st = std::process::Command::new("git")
             .args(args)
@@ -248,13 +254,7 @@ fn hooks_install_uninstall_round_trip() {
 
 #[test]
 fn adopt_ignores_target_once() {
-    let s = Scratch::new("adopt");
-    let fork = s.dir.join("fork");
-    tests::copy_tree(
-        &workspace_root().join("hack-compat/tests/fixtures/e4"),
-        &fork,
-    )
-    .unwrap();
+    let (_s, fork) = e4_copy("adopt");
     std::fs::write(fork.join(".gitignore"), "bundles/").unwrap();
     let out = xtask(&["--fork", fork.as_str(), "adopt"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -276,13 +276,7 @@ fn adopt_ignores_target_once() {
 
 #[test]
 fn config_file_names_a_prebuilt_image() {
-    let s = Scratch::new("config");
-    let fork = s.dir.join("fork");
-    tests::copy_tree(
-        &workspace_root().join("hack-compat/tests/fixtures/e4"),
-        &fork,
-    )
-    .unwrap();
+    let (_s, fork) = e4_copy("config");
     std::fs::write(
         fork.join(".moby-xtask.toml"),
         "[image]\nref = \"my/prebuilt:7\"\n",

@@ -253,14 +253,7 @@ fn shell_interactive_through_a_pty() -> Result<()> {
     }
     let f = fixture("shell-tty")?;
     let dir = &f.scratch.dir;
-    let args: Vec<String> = f.args(&["shell"]).iter().map(|a| a.to_string()).collect();
-    let cmd = format!(
-        "stty -g > {dir}/before; {} {}; echo $? > {dir}/rc; stty -g > {dir}/after; sleep 600",
-        xtask_bin(),
-        args.join(" ")
-    );
-    let t = Tmux::start(&format!("xtask-tty-{}", std::process::id()), 80, 24, &cmd)?;
-    t.wait_screen("/go/src/github.com/docker/docker#", Duration::from_secs(60))?;
+    let t = shell_in_tmux(&f, "xtask-tty")?;
 
     t.keys(&["echo size=$(stty size)", "Enter"])?;
     t.wait_screen("\nsize=24 80", Duration::from_secs(10))?;
@@ -301,6 +294,21 @@ fn shell_interactive_through_a_pty() -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask shell` in an 80x24 tmux pane, at its prompt. The pane's shell records the outer
+/// terminal settings before (`before`) and after (`after`) the tool, and its exit code (`rc`).
+fn shell_in_tmux(f: &Fixture, name: &str) -> Result<Tmux> {
+    let dir = &f.scratch.dir;
+    let args: Vec<String> = f.args(&["shell"]).iter().map(|a| a.to_string()).collect();
+    let cmd = format!(
+        "stty -g > {dir}/before; {} {}; echo $? > {dir}/rc; stty -g > {dir}/after; sleep 600",
+        xtask_bin(),
+        args.join(" ")
+    );
+    let t = Tmux::start(&format!("{name}-{}", std::process::id()), 80, 24, &cmd)?;
+    t.wait_screen("/go/src/github.com/docker/docker#", Duration::from_secs(60))?;
+    Ok(t)
+}
+
 fn wait_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Result<T> {
     let deadline = Instant::now() + within;
     loop {
@@ -321,14 +329,7 @@ fn shell_restores_the_terminal_when_killed() -> Result<()> {
     }
     let f = fixture("shell-term")?;
     let dir = &f.scratch.dir;
-    let args: Vec<String> = f.args(&["shell"]).iter().map(|a| a.to_string()).collect();
-    let cmd = format!(
-        "stty -g > {dir}/before; {} {}; echo $? > {dir}/rc; stty -g > {dir}/after; sleep 600",
-        xtask_bin(),
-        args.join(" ")
-    );
-    let t = Tmux::start(&format!("xtask-term-{}", std::process::id()), 80, 24, &cmd)?;
-    t.wait_screen("/go/src/github.com/docker/docker#", Duration::from_secs(60))?;
+    let _tmux = shell_in_tmux(&f, "xtask-term")?;
     // Anchored on the binary: the pane's own `sh -c` line mentions the fork too.
     let pattern = format!("^{} --fork {} ", xtask_bin(), f.fork);
     let st = Command::new("pkill")

@@ -3,47 +3,33 @@
 # current (target <= 50 ms), measured (1) on a fixture fork whose image is current, with the whole
 # `shell -- true` against `docker exec` in the same run, and (2) on Debian's real moby 20.10.24
 # tree, where only the check itself can be timed offline (its Dockerfile pulls a BuildKit frontend).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cache=${MOBY_XTASK_TEST_CACHE:-$HOME/.cache/moby-xtask-tests}
+. "$(dirname "$0")/common.sh"
 runs=${RUNS:-10}
 "$root/tests/fixtures/base-image.sh" moby-xtask-test/busybox:1 "$cache"
-export DOCKER_CONFIG
-DOCKER_CONFIG=$("$root/tests/fixtures/buildx.sh" "$cache" 2>/dev/null)
-tree=$("$root/tests/fixtures/moby-source.sh" bookworm "$cache")
-(cd "$root" && cargo build -q -p xtask)
-xtask="$root/target/debug/xtask"
-
-work=$(mktemp -d /tmp/moby-xtask-bench.XXXXXX)
-fork="$work/fork"
+buildx_config=$("$root/tests/fixtures/buildx.sh" "$cache" 2>/dev/null)
 branch="bench-$$"
-cleanup() {
-    docker ps -aq --filter "label=dev.moby-xtask.fork=$fork" | xargs -r docker rm -fv >/dev/null
-    docker rmi -f "docker-dev:$branch" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+extra_cleanup="docker rmi -f docker-dev:$branch"
+
 cp -a "$root/hack-compat/tests/fixtures/e4" "$fork"
 cp -a "$tree/engine/hack/dockerfile" "$fork/hack/"
 printf 'FROM moby-xtask-test/busybox:1 AS base\nRUN --mount=type=cache,target=/root/.cache/b true\nFROM base AS dev\nWORKDIR /go/src/github.com/docker/docker\n' >"$fork/Dockerfile"
 git -C "$fork" init -q -b "$branch"
 git -C "$fork" add -A
 git -C "$fork" -c user.name=b -c user.email=b@example.com commit -q -m fixture # a branch needs a commit
-"$xtask" --fork "$fork" --commit bench shell -- true 2>/dev/null # builds the image, creates the container
-ctr=$(docker ps -q --filter "label=dev.moby-xtask.fork=$fork")
+DOCKER_CONFIG=$buildx_config "$xtask" --fork "$fork" --commit bench shell -- true 2>/dev/null # builds the image
+ctr=$(dev_container)
 
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); awk "BEGIN {print $t1 - $t0}"; }
 # The check's own timing line; on a stale image the build that follows is cut short (no buildx).
 check() {
     { MOBY_XTASK_TIMINGS=1 DOCKER_CONFIG=$2 "$xtask" --fork "$1" --commit bench image 2>&1 || true; } |
         sed -n 's/.*reuse check \([0-9.]*\) ms.*/\1/p'
 }
+xt() { DOCKER_CONFIG=$buildx_config "$xtask" --fork "$fork" --commit bench shell -- true; }
 
 c=() x=() d=() r=()
 for ((i = 0; i < runs; i++)); do
-    c+=("$(check "$fork" "$DOCKER_CONFIG")")
-    x+=("$(secs "$xtask" --fork "$fork" --commit bench shell -- true)")
+    c+=("$(check "$fork" "$buildx_config")")
+    x+=("$(secs xt)")
     d+=("$(secs docker exec "$ctr" true)")
 done
 rt="$work/real"
@@ -54,4 +40,4 @@ for ((i = 0; i < runs; i++)); do r+=("$(check "$rt" "$work/no-buildx")"); done
 printf 'reuse check, fixture fork (image current): %.1f ms (target <= 50 ms)\n' "$(printf '%s\n' "${c[@]}" | median)"
 printf 'reuse check, Debian moby 20.10.24 inputs:   %.1f ms\n' "$(printf '%s\n' "${r[@]}" | median)"
 X=$(printf '%s\n' "${x[@]}" | median) D=$(printf '%s\n' "${d[@]}" | median)
-printf 'shell -- true with a current image: xtask %.3f s, docker exec %.3f s (%.2fx); no build ran\n' "$X" "$D" "$(awk "BEGIN {print $X / $D}")"
+printf 'shell -- true with a current image: xtask %.3f s, docker exec %.3f s (%.2fx); no build ran\n' "$X" "$D" "$(ratio "$X" "$D")"

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use anyhow::{anyhow, bail, Context, Result};
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, ContainerSummary, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
@@ -85,21 +85,14 @@ pub async fn ensure(
 }
 
 async fn find_reusable(docker: &Docker, spec: &DevSpec, image_id: &str) -> Result<Option<String>> {
-    let filters = HashMap::from([(
-        "label".to_string(),
+    let found = labelled(
+        docker,
         vec![
             format!("{LABEL_FORK}={}", spec.fork_root),
             format!("{LABEL_ROLE}=dev"),
         ],
-    )]);
-    let opts = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let found = docker
-        .list_containers(Some(opts))
-        .await
-        .context("cannot list containers")?;
+    )
+    .await?;
     for c in found {
         let Some(id) = c.id else { continue };
         let labels = c.labels.unwrap_or_default();
@@ -324,40 +317,20 @@ pub async fn remove(docker: &Docker, id: &str) -> Result<()> {
 
 /// Remove every container this invocation created (by session label): the interrupt path.
 pub async fn remove_session(docker: &Docker, session: &str) {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![
-            format!("{LABEL_SESSION}={session}"),
-            format!("{LABEL_ROLE}=oneshot"),
-        ],
-    )]);
-    let opts = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    if let Ok(found) = docker.list_containers(Some(opts)).await {
-        for c in found {
-            if let Some(id) = c.id {
-                let _ = remove(docker, &id).await;
-            }
+    let labels = vec![
+        format!("{LABEL_SESSION}={session}"),
+        format!("{LABEL_ROLE}=oneshot"),
+    ];
+    for c in labelled(docker, labels).await.unwrap_or_default() {
+        if let Some(id) = c.id {
+            let _ = remove(docker, &id).await;
         }
     }
 }
 
 /// Every container (any role) labelled as this fork's: (id, name).
 pub async fn of_fork(docker: &Docker, fork_root: &str) -> Result<Vec<(String, String)>> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![format!("{LABEL_FORK}={fork_root}")],
-    )]);
-    let opts = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let found = docker
-        .list_containers(Some(opts))
-        .await
-        .context("cannot list containers")?;
+    let found = labelled(docker, vec![format!("{LABEL_FORK}={fork_root}")]).await?;
     Ok(found
         .into_iter()
         .filter_map(|c| {
@@ -365,6 +338,19 @@ pub async fn of_fork(docker: &Docker, fork_root: &str) -> Result<Vec<(String, St
             Some((c.id?, name.trim_start_matches('/').to_string()))
         })
         .collect())
+}
+
+/// Every container (running or not) that carries all of `labels` (`key=value`).
+async fn labelled(docker: &Docker, labels: Vec<String>) -> Result<Vec<ContainerSummary>> {
+    let filters = HashMap::from([("label".to_string(), labels)]);
+    let opts = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker
+        .list_containers(Some(opts))
+        .await
+        .context("cannot list containers")
 }
 
 pub fn short(id: &str) -> &str {
