@@ -9,10 +9,6 @@ use anyhow::{bail, Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use xshell::{cmd, Shell};
 
-/// The dev image tag the e2e tier makes for Debian 12's moby 20.10.24. Bump the suffix when
-/// `fixtures/dev-image.sh` changes.
-pub const DEV_IMAGE_2010: &str = "moby-xtask-test/dev:bookworm-20.10-v2";
-
 pub fn workspace_root() -> Utf8PathBuf {
     Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -64,33 +60,63 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Debian 12's moby 20.10.24 source (with Debian's patches), unpacked in the cache; `<tree>/engine` is the fork.
-pub fn debian_2010_tree() -> Result<Utf8PathBuf> {
-    let tree = once("debian-2010-tree", || {
-        let sh = Shell::new()?;
-        let script = workspace_root().join("tests/fixtures/moby-source.sh");
-        let cache = cache_dir();
-        let path = cmd!(sh, "{script} bookworm {cache}")
-            .read()
-            .context("fetching Debian's docker.io source")?;
-        Ok(path.trim().to_string())
-    })?;
-    Ok(Utf8PathBuf::from(tree))
+/// A Debian release's moby, as the e2e tier uses it: the suite its source comes from and the
+/// registry-free dev image made for it (bump the tag when `fixtures/dev-image.sh` changes).
+pub struct Moby {
+    pub suite: &'static str,
+    pub image: &'static str,
 }
 
-/// The registry-free dev image for the 20.10.24 tree (debootstrap + docker import, cached by tag).
+/// Debian 12's moby 20.10.24: an E4 fork.
+pub const MOBY_2010: Moby = Moby {
+    suite: "bookworm",
+    image: "moby-xtask-test/dev:bookworm-20.10-v2",
+};
+/// Debian 13's moby 26.1.5: an E6 fork.
+pub const MOBY_2615: Moby = Moby {
+    suite: "trixie",
+    image: "moby-xtask-test/dev:trixie-26.1-v1",
+};
+
+impl Moby {
+    /// The source (with Debian's patches), unpacked in the cache; `<tree>/engine` is the fork.
+    pub fn tree(&self) -> Result<Utf8PathBuf> {
+        let suite = self.suite;
+        let tree = once(&format!("tree-{suite}"), || {
+            let sh = Shell::new()?;
+            let script = workspace_root().join("tests/fixtures/moby-source.sh");
+            let cache = cache_dir();
+            let path = cmd!(sh, "{script} {suite} {cache}")
+                .read()
+                .context("fetching Debian's docker.io source")?;
+            Ok(path.trim().to_string())
+        })?;
+        Ok(Utf8PathBuf::from(tree))
+    }
+
+    /// The dev image (debootstrap + docker import, cached by tag).
+    pub fn dev_image(&self) -> Result<&'static str> {
+        let (suite, image) = (self.suite, self.image);
+        let tree = self.tree()?;
+        once(&format!("image-{suite}"), || {
+            let sh = Shell::new()?;
+            let script = workspace_root().join("tests/fixtures/dev-image.sh");
+            let work = cache_dir().join(format!("image-work-{suite}"));
+            cmd!(sh, "{script} {image} {tree} {work} {suite}")
+                .run()
+                .context("making the dev image")?;
+            Ok(String::new())
+        })?;
+        Ok(image)
+    }
+}
+
+pub fn debian_2010_tree() -> Result<Utf8PathBuf> {
+    MOBY_2010.tree()
+}
+
 pub fn dev_image_2010() -> Result<&'static str> {
-    let tree = debian_2010_tree()?;
-    once("dev-image-2010", || {
-        let sh = Shell::new()?;
-        let script = workspace_root().join("tests/fixtures/dev-image.sh");
-        let work = cache_dir().join("image-work");
-        cmd!(sh, "{script} {DEV_IMAGE_2010} {tree} {work}")
-            .run()
-            .context("making the dev image")?;
-        Ok(String::new())
-    })?;
-    Ok(DEV_IMAGE_2010)
+    MOBY_2010.dev_image()
 }
 
 /// Run `make` once per test process for `key` (concurrent callers wait), and share its result:
@@ -182,7 +208,7 @@ pub fn e2e_enabled() -> Result<bool> {
 const UPSTREAM_GITIGNORE: &str = "autogen/\nbundles/\n.gopath/\n.go-pkg-cache/\n\
 dockerversion/version_autogen.go\ndockerversion/version_autogen_unix.go\n";
 
-/// A contributor's fork made from Debian's 20.10.24 engine tree: under git (one commit), owned by
+/// A contributor's fork made from a Debian moby engine tree: under git (one commit), owned by
 /// `owner`, with a HOME whose git config trusts it (the tests run as root). `sh` runs in the fork
 /// with that HOME.
 pub struct GitFork {
@@ -193,9 +219,14 @@ pub struct GitFork {
 }
 
 impl GitFork {
+    /// From Debian's 20.10.24.
     pub fn new(scratch: &Scratch, owner: u32) -> Result<GitFork> {
+        GitFork::of(&MOBY_2010, scratch, owner)
+    }
+
+    pub fn of(moby: &Moby, scratch: &Scratch, owner: u32) -> Result<GitFork> {
         let fork = scratch.dir.join("fork");
-        copy_tree(&debian_2010_tree()?.join("engine"), &fork)?;
+        copy_tree(&moby.tree()?.join("engine"), &fork)?;
         fs_err::write(fork.join(".gitignore"), UPSTREAM_GITIGNORE)?;
         let home = scratch.dir.join("home");
         fs_err::create_dir_all(&home)?;

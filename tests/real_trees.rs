@@ -3,23 +3,8 @@
 //! in the end-to-end tier because it downloads the sources (cached).
 
 use anyhow::{ensure, Result};
-use camino::Utf8PathBuf;
 use hack_compat::{BinaryLayout, CommitForm, Era, Fork};
-use tests::{cache_dir, debian_2010_tree, e2e_enabled, once, text, workspace_root, xtask};
-use xshell::{cmd, Shell};
-
-fn debian_2615_tree() -> Result<Utf8PathBuf> {
-    let tree = once("debian-2615-tree", || {
-        let sh = Shell::new()?;
-        let script = workspace_root().join("tests/fixtures/moby-source.sh");
-        let cache = cache_dir();
-        Ok(cmd!(sh, "{script} trixie {cache}")
-            .read()?
-            .trim()
-            .to_string())
-    })?;
-    Ok(Utf8PathBuf::from(tree))
-}
+use tests::{debian_2010_tree, e2e_enabled, text, xtask, MOBY_2615};
 
 #[test]
 fn moby_20_10_24_is_e4() -> Result<()> {
@@ -51,7 +36,7 @@ fn moby_26_1_5_is_e6() -> Result<()> {
     if !e2e_enabled()? {
         return Ok(());
     }
-    let root = debian_2615_tree()?.join("engine");
+    let root = MOBY_2615.tree()?.join("engine");
     let f = Fork::open(&root)?;
     ensure!(f.era == Era::E6, "{:?}", f.era);
     ensure!(f.src_path == "/go/src/github.com/docker/docker");
