@@ -276,7 +276,8 @@ fn shell_interactive_through_a_pty() -> Result<()> {
     std::thread::sleep(Duration::from_millis(800));
     t.keys(&["C-z"])?;
     t.wait_screen("Stopped", Duration::from_secs(10))?;
-    t.keys(&["kill %1; echo killed-$((2*4))", "Enter"])?;
+    // SIGKILL: a stopped job does not act on SIGTERM until continued, and bash will not exit over it.
+    t.keys(&["kill -KILL %1; wait; echo killed-$((2*4))", "Enter"])?;
     t.wait_screen("\nkilled-8", Duration::from_secs(10))?;
 
     t.keys(&["exit 3", "Enter"])?;

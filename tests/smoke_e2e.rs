@@ -126,5 +126,28 @@ fn binary_install_smoke_on_debian_moby_20_10_24() -> Result<()> {
         v.status.success() && text(&v.stdout).trim() == head,
         "{v:?}"
     );
+
+    // install while the tool's daemon runs: it comes back up on the new binaries.
+    let out = g.xtask(image, &["install"], &[]);
+    ensure!(
+        out.status.success() && text(&out.stderr).contains("restarted the running dockerd"),
+        "{out:?}"
+    );
+    let v = g.xtask(
+        image,
+        &[
+            "shell",
+            "--",
+            "docker",
+            "version",
+            "--format",
+            "{{.Server.GitCommit}}",
+        ],
+        &[],
+    );
+    ensure!(
+        v.status.success() && text(&v.stdout).trim() == head,
+        "{v:?}"
+    );
     Ok(())
 }
