@@ -81,7 +81,9 @@ pub fn run(global: &Global, args: &SmokeArgs) -> Result<u8> {
             }
             Some(Err(f)) => {
                 println!("smoke: FAIL at {}: {}", f.step, f.why);
-                if let Ok(text) = std::fs::read_to_string(&log) {
+                // The log is this run's only once the daemon was started.
+                let started_daemon = matches!(f.step, "start" | "version" | "run");
+                if let Some(text) = started_daemon.then(|| std::fs::read_to_string(&log).ok()).flatten() {
                     if let Some(e) = daemon_error_line(&text) {
                         println!("smoke: dockerd said: {e}");
                     }
