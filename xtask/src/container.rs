@@ -79,7 +79,18 @@ pub async fn ensure(
             return Ok(DevContainer { id, one_shot });
         }
     }
-    let id = create_and_start(docker, spec, image_id, one_shot, session).await?;
+    let id = match create_and_start(docker, spec, image_id, one_shot, session).await {
+        Ok(id) => id,
+        // Another `cargo xtask` for this fork may have created it a moment ago: join that one.
+        Err(e) if !one_shot => {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            match find_reusable(docker, spec, image_id).await? {
+                Some(id) => id,
+                None => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     wait_until_set_up(docker, &id).await?;
     Ok(DevContainer { id, one_shot })
 }
