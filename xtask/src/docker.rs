@@ -1,21 +1,77 @@
 //! Connecting to the Docker daemon, with advice when there is none, and checking the dev image.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{anyhow, bail, Result};
 use bollard::Docker;
+use sha2::{Digest, Sha256};
 
-/// The endpoint bollard will try: `$DOCKER_HOST`, else the default socket.
-pub fn endpoint() -> String {
-    std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string())
+/// The endpoint the docker CLI would use: `$DOCKER_HOST`, else the context named by
+/// `$DOCKER_CONTEXT` or `currentContext` in `$DOCKER_CONFIG/config.json`, else the default socket.
+/// (bollard reads only `DOCKER_HOST`.)
+pub fn endpoint() -> Result<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let config_dir = var("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".docker")));
+    resolve_endpoint(
+        var("DOCKER_HOST"),
+        var("DOCKER_CONTEXT"),
+        config_dir.as_deref(),
+    )
+}
+
+const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+fn resolve_endpoint(
+    host: Option<String>,
+    context: Option<String>,
+    config_dir: Option<&Path>,
+) -> Result<String> {
+    if let Some(h) = host {
+        return Ok(h);
+    }
+    let Some(dir) = config_dir else {
+        return Ok(DEFAULT_HOST.to_string());
+    };
+    let context = context.or_else(|| {
+        let config = std::fs::read_to_string(dir.join("config.json")).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&config).ok()?;
+        json.get("currentContext")?.as_str().map(str::to_string)
+    });
+    let Some(name) = context.filter(|c| c != "default") else {
+        return Ok(DEFAULT_HOST.to_string());
+    };
+    let digest: String = Sha256::digest(name.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let meta = dir.join("contexts/meta").join(digest).join("meta.json");
+    let text = std::fs::read_to_string(&meta).map_err(|_| {
+        anyhow!("docker context `{name}` not found ({} is missing): see `docker context ls`, or set DOCKER_HOST", meta.display())
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        anyhow!(
+            "cannot read docker context `{name}` ({}): {e}",
+            meta.display()
+        )
+    })?;
+    json.pointer("/Endpoints/docker/Host")
+        .and_then(|h| h.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            anyhow!(
+                "docker context `{name}` has no docker endpoint ({})",
+                meta.display()
+            )
+        })
 }
 
 pub async fn connect() -> Result<Docker> {
-    let ep = endpoint();
+    let ep = endpoint()?;
     let advice =
         "start the daemon (e.g. `sudo systemctl start docker`) or set DOCKER_HOST to one that runs";
-    let docker = Docker::connect_with_defaults()
+    let docker = Docker::connect_with_host(&ep)
         .map_err(|e| anyhow!("cannot reach the Docker daemon at {ep}: {e}; {advice}"))?;
     if let Err(e) = docker.ping().await {
         bail!("cannot reach the Docker daemon at {ep}: {e}; {advice}");
@@ -54,4 +110,70 @@ pub async fn image_id(docker: &Docker, image: &str) -> Result<String> {
 /// True when the daemon refused a privileged container because it cannot grant the capabilities.
 pub fn is_caps_refusal(e: &bollard::errors::Error) -> bool {
     e.to_string().contains("unable to apply caps")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_with_context(tag: &str, current: Option<&str>) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("xtask-docker-config-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let digest: String = Sha256::digest(b"rootless")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let meta = dir.join("contexts/meta").join(digest);
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"rootless","Metadata":{},"Endpoints":{"docker":{"Host":"unix:///run/user/1000/docker.sock","SkipTLSVerify":false}}}"#,
+        )
+        .unwrap();
+        if let Some(c) = current {
+            std::fs::write(
+                dir.join("config.json"),
+                format!(r#"{{"auths":{{}},"currentContext":"{c}"}}"#),
+            )
+            .unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn endpoint_like_the_docker_cli() {
+        let rootless = "unix:///run/user/1000/docker.sock";
+        let dir = config_with_context("current", Some("rootless"));
+        assert_eq!(resolve_endpoint(None, None, Some(&dir)).unwrap(), rootless);
+        // DOCKER_HOST wins; DOCKER_CONTEXT beats currentContext; `default` is the default socket.
+        assert_eq!(
+            resolve_endpoint(Some("tcp://h:2375".into()), None, Some(&dir)).unwrap(),
+            "tcp://h:2375"
+        );
+        assert_eq!(
+            resolve_endpoint(None, Some("default".into()), Some(&dir)).unwrap(),
+            DEFAULT_HOST
+        );
+        let err = resolve_endpoint(None, Some("nosuch".into()), Some(&dir))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("docker context `nosuch` not found") && err.contains("docker context ls"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let dir = config_with_context("none", None);
+        assert_eq!(
+            resolve_endpoint(None, None, Some(&dir)).unwrap(),
+            DEFAULT_HOST
+        );
+        assert_eq!(
+            resolve_endpoint(None, Some("rootless".into()), Some(&dir)).unwrap(),
+            rootless
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(resolve_endpoint(None, None, None).unwrap(), DEFAULT_HOST);
+    }
 }
