@@ -32,17 +32,6 @@ fn binary_and_smoke_on_debian_moby_26_1_5() -> Result<()> {
     ensure!(!stdout.contains("sha256"), "{stdout}");
     ensure!(g.fork.join("bundles/binary-daemon/dockerd").is_file());
 
-    let out = g.xtask(image, &["smoke"], &[]);
-    let stdout = text(&out.stdout);
-    ensure!(
-        out.status.success(),
-        "smoke failed:\n{stdout}\n{}",
-        text(&out.stderr)
-    );
-    ensure!(
-        stdout.contains(&format!("(server dev, commit {full})")),
-        "{stdout}"
-    );
-    ensure!(stdout.contains("smoke: PASS"), "{stdout}");
+    g.smoke_passes(image, &full)?;
     Ok(())
 }

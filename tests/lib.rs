@@ -251,6 +251,23 @@ impl GitFork {
         })
     }
 
+    /// `smoke` must pass with the server reporting `commit`; returns its stdout for more checks.
+    pub fn smoke_passes(&self, image: &str, commit: &str) -> Result<String> {
+        let out = self.xtask(image, &["smoke"], &[]);
+        let stdout = text(&out.stdout);
+        anyhow::ensure!(
+            out.status.success(),
+            "smoke failed:\n{stdout}\n{}",
+            text(&out.stderr)
+        );
+        anyhow::ensure!(
+            stdout.contains(&format!("(server dev, commit {commit})")),
+            "{stdout}"
+        );
+        anyhow::ensure!(stdout.contains("smoke: PASS"), "{stdout}");
+        Ok(stdout)
+    }
+
     /// Run xtask on this fork with its HOME, `--fork` and `--image` given.
     pub fn xtask(&self, image: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut all = vec!["--fork", self.fork.as_str(), "--image", image];

@@ -44,20 +44,9 @@ fn binary_install_smoke_on_debian_moby_20_10_24() -> Result<()> {
     );
 
     // smoke: the build is current (skipped), the daemon reports the commit just stamped.
-    let out = g.xtask(image, &["smoke"], &[]);
-    let stdout = text(&out.stdout);
-    ensure!(
-        out.status.success(),
-        "smoke failed:\n{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let stdout = g.smoke_passes(image, head)?;
     ensure!(stdout.contains("up to date, skipped"), "{stdout}");
-    ensure!(
-        stdout.contains(&format!("(server dev, commit {head})")),
-        "{stdout}"
-    );
     ensure!(stdout.contains("tini version"), "{stdout}");
-    ensure!(stdout.contains("smoke: PASS"), "{stdout}");
 
     // A broken daemon: its own error line, the kept log, and nothing left behind.
     let containers = Scratch::containers_of(&g.fork);

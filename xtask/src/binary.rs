@@ -52,7 +52,7 @@ pub fn run(global: &Global, args: &BinaryArgs) -> Result<u8> {
             }
             _ => {
                 eprintln!("xtask: `{}` failed with exit code {code}", make_cmd(&bundles).join(" "));
-                return Ok(u8::try_from(code).unwrap_or(1));
+                return Ok(crate::exit_code(code));
             }
         }
         let version = dev.version();

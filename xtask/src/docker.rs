@@ -42,10 +42,7 @@ fn resolve_endpoint(
     let Some(name) = context.filter(|c| c != "default") else {
         return Ok(DEFAULT_HOST.to_string());
     };
-    let digest: String = Sha256::digest(name.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = crate::summary::hex(&Sha256::digest(name.as_bytes()));
     let meta = dir.join("contexts/meta").join(digest).join("meta.json");
     let text = std::fs::read_to_string(&meta).map_err(|_| {
         anyhow!("docker context `{name}` not found ({} is missing): see `docker context ls`, or set DOCKER_HOST", meta.display())
@@ -120,10 +117,7 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("xtask-docker-config-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let digest: String = Sha256::digest(b"rootless")
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = crate::summary::hex(&Sha256::digest(b"rootless"));
         let meta = dir.join("contexts/meta").join(digest);
         std::fs::create_dir_all(&meta).unwrap();
         std::fs::write(

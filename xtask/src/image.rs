@@ -169,7 +169,7 @@ impl Plan {
         for input in &inputs {
             hash_path(&mut h, &fork.root, &fork.root.join(input))?;
         }
-        let hash = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hash = crate::summary::hex(&h.finalize());
         Ok(Plan {
             root: fork.root.clone(),
             tag: tag.to_string(),

@@ -33,14 +33,17 @@ pub fn run(global: &Global, args: &InstallArgs) -> Result<u8> {
             let (code, _) =
                 binary::build(&dev, &docker, &ctr, &["binary".to_string()], Output::Stream).await?;
             if code != 0 {
-                return Ok(u8::try_from(code).unwrap_or(1));
+                return Ok(crate::exit_code(code));
             }
         }
-        let restart = daemon::running(&dev.exec(&docker, &ctr)).await?;
+        let exec = dev.exec(&docker, &ctr);
+        // Stopped first: its binaries are replaced under it, as smoke does.
+        let restart = daemon::running(&exec).await?;
+        if restart {
+            daemon::stop(&exec, Duration::from_secs(10)).await?;
+        }
         install(&dev, &docker, &ctr, Output::Stream).await?;
         if restart {
-            let exec = dev.exec(&docker, &ctr);
-            daemon::stop(&exec, Duration::from_secs(10)).await?;
             daemon::start(&exec).await?;
             if daemon::wait_ready(&exec, Duration::from_secs(30)).await? != daemon::Ready::Yes {
                 bail!(

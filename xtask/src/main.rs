@@ -102,6 +102,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// A child's exit code as ours: 0–255 as is, anything else (unknown, -1) as 1.
+pub fn exit_code(code: i64) -> u8 {
+    u8::try_from(code).unwrap_or(1)
+}
+
 /// The workspace root: where `cargo xtask` was dropped in (the fork root, by default).
 pub fn project_root() -> Utf8PathBuf {
     let manifest = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"));

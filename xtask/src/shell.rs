@@ -43,5 +43,5 @@ async fn session(dev: &Dev, cmd: &[String], one_shot: bool) -> Result<u8> {
         container::remove(&docker, &ctr.id).await?;
     }
     let code = result?;
-    Ok(u8::try_from(code).unwrap_or(1))
+    Ok(crate::exit_code(code))
 }
