@@ -1,28 +1,48 @@
-//! `cargo xtask adopt`: make the fork ignore this workspace's build output: `/target/` in the
-//! fork's `.gitignore` (no untracked noise) and `.dockerignore` (not sent as image build context).
+//! `cargo xtask adopt`: keep this workspace's build output (`/target/`) out of the fork's
+//! `git status` through the repository's own `info/exclude`, which is not tracked: no change to
+//! `.gitignore` or `.dockerignore` (a tracked change stamps every build `-unsupported` and would
+//! ride along into an upstream pull request). The common git dir's file serves every worktree.
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use camino::Utf8PathBuf;
+use git2::Repository;
 
-use crate::{fork, Global};
+use crate::context::Context;
+use crate::{flags, fork};
 
-pub fn run(global: &Global) -> Result<u8> {
-    let fork = fork::open(global)?;
-    for name in [".gitignore", ".dockerignore"] {
-        let path = fork.root.join(name);
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
+const ENTRY: &str = "/target/";
+
+impl flags::Task {
+    pub async fn adopt(cx: &Context) -> Result<u8> {
+        let fork = fork::open(&cx.opts)?;
+        let repo = Repository::open(&fork.root).with_context(|| {
+            format!(
+                "{} is not a git repository: nothing to keep target/ out of",
+                fork.root
+            )
+        })?;
+        let exclude = Utf8PathBuf::from_path_buf(repo.commondir().join("info/exclude"))
+            .map_err(|p| anyhow::anyhow!("git dir {} is not UTF-8", p.display()))?;
+        let text = std::fs::read_to_string(&exclude).unwrap_or_default();
         if lists_target(&text) {
-            println!("xtask: {name} already ignores /target/");
-            continue;
+            cx.ui.result(format!("{exclude} already excludes {ENTRY}"));
+            return Ok(0);
+        }
+        if let Some(dir) = exclude.parent() {
+            fs_err::create_dir_all(dir)?;
         }
         let sep = if text.is_empty() || text.ends_with('\n') {
             ""
         } else {
             "\n"
         };
-        fs_err::write(&path, format!("{text}{sep}/target/\n"))?;
-        println!("xtask: added /target/ to {name}");
+        let line = "# cargo's output of the moby-xtask workspace (cargo xtask adopt)";
+        fs_err::write(&exclude, format!("{text}{sep}{line}\n{ENTRY}\n"))?;
+        cx.ui.result(format!(
+            "added {ENTRY} to {exclude} (untracked: no change to the fork's files)"
+        ));
+        Ok(0)
     }
-    Ok(0)
 }
 
 /// Whether an ignore file already excludes the root `target/` directory.

@@ -1,67 +1,62 @@
 //! `cargo xtask binary [BUNDLE…]`: `hack/make.sh binary` (or the named bundles) in the fork's dev
-//! container, with `DOCKER_GITCOMMIT` stamped on the host; output streamed; `bundles/` handed back
-//! to the fork's owner; a summary of what was built. Ctrl-C stops the build and exits 130.
+//! container, with `DOCKER_GITCOMMIT` stamped on the host; output streamed; the build's files
+//! handed back to the fork's owner; a summary of what was built. A signal stops the whole build.
 
 use anyhow::{bail, Result};
 use bollard::Docker;
-use clap::Args;
 use hack_compat::Fork;
+use serde_json::json;
 
 use crate::build_record::{self, Record};
 use crate::container::{self, DevContainer};
-use crate::dev::{runtime, Dev};
-use crate::exec::{Exec, Output};
-use crate::{docker, fork, summary, Global};
+use crate::context::{exit_code, Context};
+use crate::dev::Dev;
+use crate::exec::{Output, Ran};
+use crate::{docker, flags, handback, lock, summary};
 
-#[derive(Args, Debug)]
-pub struct BinaryArgs {
-    /// Bundles to make [default: binary]; validated against the fork's hack/make/
-    #[arg(value_name = "BUNDLE")]
-    pub bundles: Vec<String>,
-    /// Print the equivalent `docker run …` line and run nothing (needs no daemon)
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Use a one-shot container, removed afterwards, instead of the fork's reusable dev container
-    #[arg(long)]
-    pub rm: bool,
-}
-
-pub fn run(global: &Global, args: &BinaryArgs) -> Result<u8> {
-    let dev = Dev::open(global, true)?;
-    let bundles = validate_bundles(&dev.fork, &args.bundles)?;
-    if args.dry_run {
-        println!("{}", dev.spec.docker_run_line(&make_cmd(&bundles)));
-        return Ok(0);
-    }
-    runtime()?.block_on(async {
-        let docker = docker::connect().await?;
-        let Some(ctr) = dev.up(&docker, args.rm).await? else {
-            eprintln!("xtask: interrupted");
-            return Ok(130);
-        };
-        let result = build(&dev, &docker, &ctr, &bundles, Output::Stream).await;
+impl flags::Binary {
+    pub async fn run(self, cx: &Context) -> Result<u8> {
+        let dev = Dev::open(cx, true)?;
+        let bundles = validate_bundles(&dev.fork, &self.bundles)?;
+        if self.dry_run {
+            let line = dev.spec.docker_run_line(&make_cmd(&bundles));
+            cx.ui.result(&line);
+            cx.ui
+                .event(json!({"step": "dry-run", "status": "ok", "command": line}));
+            return Ok(0);
+        }
+        let docker = docker::connect(cx.ui).await?;
+        let root = dev.fork.root.as_str();
+        let _lock = lock::acquire(cx.ui, &cx.cancel, root, lock::Kind::Work, "binary").await?;
+        let ctr = dev.up(cx, &docker, self.rm).await?;
+        let result = build(cx, &dev, &docker, &ctr, &bundles, Output::Stream).await;
         if ctr.one_shot {
             container::remove(&docker, &ctr.id).await?;
         }
-        let (code, _) = result?;
-        match code {
-            0 => {}
-            130 => {
-                eprintln!("xtask: interrupted");
-                return Ok(130);
-            }
-            _ => {
-                eprintln!("xtask: `{}` failed with exit code {code}", make_cmd(&bundles).join(" "));
-                return Ok(crate::exit_code(code));
-            }
+        let ran = result?;
+        if ran.code != 0 {
+            cx.ui.error(format!(
+                "`{}` failed with exit code {}",
+                make_cmd(&bundles).join(" "),
+                ran.code
+            ));
+            return Ok(exit_code(ran.code));
         }
         let version = dev.version();
-        let artifacts = summary::collect(&dev.fork, &bundles, &version)?;
-        if !summary::print(&artifacts, &version, dev.commit()) {
-            bail!("an artifact does not match its .sha256: the build output is inconsistent, rebuild it");
+        let artifacts = summary::collect(&dev.fork, &bundles, &version, &cx.cancel)?;
+        let builds_binaries = bundles.iter().any(|b| b.contains("binary"));
+        if artifacts.is_empty() && builds_binaries {
+            bail!(
+                "`{}` succeeded but wrote nothing under {}/bundles: check the build's output above",
+                make_cmd(&bundles).join(" "),
+                dev.fork.root
+            );
+        }
+        if !summary::print(cx.ui, &artifacts, &version, dev.commit()) {
+            bail!("an artifact does not match its checksum file: the build output is inconsistent, rebuild it");
         }
         Ok(0)
-    })
+    }
 }
 
 fn make_cmd(bundles: &[String]) -> Vec<String> {
@@ -86,63 +81,52 @@ fn validate_bundles(fork: &Fork, requested: &[String]) -> Result<Vec<String>> {
     Ok(requested.to_vec())
 }
 
-/// Run `hack/make.sh <bundles>` in `ctr`: Ctrl-C stops it (130); `bundles/` goes back to the
-/// fork's owner; a successful `binary` is recorded. Returns the exit code and captured output.
+/// Run `hack/make.sh <bundles>` in `ctr` as a process group: a signal stops it. The build record
+/// goes before the build and comes back after a successful `binary`; the build's files go back
+/// to the fork's owner whatever happened.
 pub async fn build(
+    cx: &Context,
     dev: &Dev,
     docker: &Docker,
     ctr: &DevContainer,
     bundles: &[String],
     out: Output,
-) -> Result<(i64, Vec<u8>)> {
+) -> Result<Ran> {
     let cmd = make_cmd(bundles);
-    if out == Output::Stream {
-        eprintln!(
-            "xtask: {} in {} ({}), fork {} [{}], DOCKER_GITCOMMIT={} ({})",
+    let records = bundles.iter().any(|b| b == "binary");
+    let exec = dev.exec(cx, docker, ctr);
+    if records && !build_record::remove(&dev.fork) {
+        exec.script("rm_record", &[build_record::FILE], Output::Discard)
+            .await?;
+    }
+    let source = dev.stamp.as_ref().map(|s| s.source.to_string());
+    cx.ui.status(
+        "Building",
+        format!(
+            "`{}` in {} ({}), fork {} [{}], DOCKER_GITCOMMIT={} ({})",
             cmd.join(" "),
             container::short(&ctr.id),
             dev.spec.image,
             dev.fork.root,
             dev.fork.era,
             dev.commit(),
-            dev.stamp
-                .as_ref()
-                .map(|s| s.source.to_string())
-                .unwrap_or_default(),
-        );
-    }
-    let exec = dev.exec(docker, ctr);
-    let (code, output) = tokio::select! {
-        r = exec.run(&cmd, out) => r?,
-        _ = tokio::signal::ctrl_c() => {
-            exec.interrupt().await;
-            (130, Vec::new())
-        }
-    };
-    if code == 0 && bundles.iter().any(|b| b == "binary") {
-        build_record::write(
-            &dev.fork,
-            &Record {
-                commit: dev.commit().to_string(),
-                version: dev.version(),
-            },
-        )?;
+            source.unwrap_or_default(),
+        ),
+    );
+    let t = std::time::Instant::now();
+    let ran = dev.run_group(cx, docker, ctr, &cmd, out).await?;
+    if ran.code == 0 && records {
+        let record = Record {
+            commit: dev.commit().to_string(),
+            version: dev.version(),
+            image: ctr.image_id.clone(),
+        };
+        build_record::write(&dev.fork, &record)?;
     }
     // After the record, so that it too belongs to the fork's owner.
-    give_back_bundles(&exec, &dev.fork).await?;
-    Ok((code, output))
-}
-
-/// The container runs as root: `chown -R` what it wrote under `bundles/` to the fork's owner.
-pub async fn give_back_bundles(exec: &Exec<'_>, fork: &Fork) -> Result<()> {
-    let (uid, gid) = fork::owner(fork)?;
-    let script = format!("[ -e bundles ] || exit 0; chown -R -h {uid}:{gid} bundles");
-    let (code, out) = exec.script(&script, Output::Capture).await?;
-    if code != 0 {
-        bail!(
-            "cannot hand bundles/ back to uid {uid}: {}",
-            String::from_utf8_lossy(&out).trim()
-        );
+    handback::give_back(&exec, &dev.fork).await?;
+    if ran.code == 0 {
+        cx.ui.step("Finished", &cmd.join(" "), t.elapsed(), "");
     }
-    Ok(())
+    Ok(ran)
 }

@@ -1,9 +1,11 @@
 //! The fork's dev container: one per fork, labelled, found again by label and reused through exec;
-//! recreated when the image or mounts change. A one-shot container (`--rm`) is the same thing with
-//! a different role label, removed when the task ends. Privileged first, and the emulated profile
-//! of REAL-TREES.md when the daemon refuses `--privileged`.
+//! recreated when the image, the mounts or the fork directory itself (deleted and cloned again at
+//! the same path) change. A one-shot container (`--rm`) is the same thing with another role label,
+//! removed when the task ends. Callers hold the fork's creation lock (see `lock.rs`) around
+//! [`ensure`], so two invocations never create two containers for one fork.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use bollard::models::{ContainerCreateBody, ContainerSummary, HostConfig};
@@ -13,9 +15,14 @@ use bollard::query_parameters::{
 use bollard::Docker;
 
 use crate::dev_spec::DevSpec;
-use crate::docker::is_caps_refusal;
+use crate::exec::{Exec, Output};
+use crate::profile::{self, Profile};
+use crate::ui::Ui;
+
+pub use crate::diagnose::{ensure_running, explain};
 
 pub const LABEL_FORK: &str = "dev.moby-xtask.fork";
+pub const LABEL_FORK_ID: &str = "dev.moby-xtask.fork-id";
 pub const LABEL_ROLE: &str = "dev.moby-xtask.role";
 pub const LABEL_IMAGE: &str = "dev.moby-xtask.image";
 pub const LABEL_MOUNTS: &str = "dev.moby-xtask.mounts";
@@ -23,7 +30,7 @@ pub const LABEL_PROFILE: &str = "dev.moby-xtask.profile";
 pub const LABEL_SESSION: &str = "dev.moby-xtask.session";
 
 /// A unique id for this invocation, put on every container it creates, so that an interrupt can
-/// find (and remove) a one-shot container even before its id came back.
+/// find (and remove) what it created even before the create call returned.
 pub fn session_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -36,68 +43,48 @@ pub fn session_id() -> String {
 pub struct DevContainer {
     pub id: String,
     pub one_shot: bool,
+    /// The dev image it runs (a build record notes it: another toolchain means another build).
+    pub image_id: String,
 }
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Profile {
-    Privileged,
-    /// `--privileged` refused: all caps but SYS_RESOURCE, unconfined, all devices, /sys remounted rw.
-    Emulated,
-}
-
-impl Profile {
-    fn label(self) -> &'static str {
-        match self {
-            Profile::Privileged => "privileged",
-            Profile::Emulated => "emulated",
-        }
-    }
-}
-
-/// What `--privileged` would have given and the emulated profile lacks: `/sys` read-write, and
-/// each cgroup v1 hierarchy mounted afresh read-write (a plain remount is refused as busy), so
-/// that a nested dockerd can create cgroups. Then the fork's entrypoint.
-const EMULATED_PRELUDE: &str = r#"mount -o remount,rw /sys 2>/dev/null
-grep ' cgroup ' /proc/self/mounts | while read -r _ dir _ opts _; do
-  o=$(echo "$opts" | tr , '\n' | grep -vxE 'ro|rw|nosuid|nodev|noexec|relatime' | paste -sd, -)
-  case "$o" in name=*) o="none,$o" ;; esac
-  umount "$dir" 2>/dev/null && mount -t cgroup -o "$o" cgroup "$dir" 2>/dev/null
-done
-grep -q ' /sys/fs/cgroup cgroup2 ' /proc/self/mounts && mount -o remount,rw /sys/fs/cgroup 2>/dev/null
-exec "$@""#;
 
 /// Find the fork's dev container (starting it if stopped) or create it; or create a one-shot one.
 pub async fn ensure(
     docker: &Docker,
+    ui: Ui,
     spec: &DevSpec,
     image_id: &str,
     one_shot: bool,
     session: &str,
 ) -> Result<DevContainer> {
     if !one_shot {
-        if let Some(id) = find_reusable(docker, spec, image_id).await? {
-            return Ok(DevContainer { id, one_shot });
+        if let Some(id) = find_reusable(docker, ui, spec, image_id).await? {
+            let image_id = image_id.to_string();
+            return Ok(DevContainer {
+                id,
+                one_shot,
+                image_id,
+            });
         }
     }
-    let id = match create_and_start(docker, spec, image_id, one_shot, session).await {
-        Ok(id) => id,
-        // Another `cargo xtask` for this fork may have created it a moment ago: join that one.
-        Err(e) if !one_shot => {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            match find_reusable(docker, spec, image_id).await? {
-                Some(id) => id,
-                None => return Err(e),
-            }
-        }
-        Err(e) => return Err(e),
-    };
-    wait_until_set_up(docker, &id).await?;
-    Ok(DevContainer { id, one_shot })
+    let id = create_and_start(docker, ui, spec, image_id, one_shot, session).await?;
+    wait_until_set_up(docker, ui, &id).await?;
+    let image_id = image_id.to_string();
+    Ok(DevContainer {
+        id,
+        one_shot,
+        image_id,
+    })
 }
 
-async fn find_reusable(docker: &Docker, spec: &DevSpec, image_id: &str) -> Result<Option<String>> {
+async fn find_reusable(
+    docker: &Docker,
+    ui: Ui,
+    spec: &DevSpec,
+    image_id: &str,
+) -> Result<Option<String>> {
     let found = labelled(
         docker,
+        ui,
         vec![
             format!("{LABEL_FORK}={}", spec.fork_root),
             format!("{LABEL_ROLE}=dev"),
@@ -107,24 +94,39 @@ async fn find_reusable(docker: &Docker, spec: &DevSpec, image_id: &str) -> Resul
     for c in found {
         let Some(id) = c.id else { continue };
         let labels = c.labels.unwrap_or_default();
-        let same = labels.get(LABEL_IMAGE).map(String::as_str) == Some(image_id)
-            && labels.get(LABEL_MOUNTS) == Some(&spec.mounts_label());
-        if !same {
-            eprintln!(
-                "xtask: the dev image or mounts changed; replacing dev container {}",
-                short(&id)
-            );
+        let why = if labels.get(LABEL_IMAGE).map(String::as_str) != Some(image_id) {
+            Some("the dev image changed")
+        } else if labels.get(LABEL_MOUNTS) != Some(&spec.mounts_label()) {
+            Some("its mounts changed")
+        } else if labels.get(LABEL_FORK_ID) != Some(&spec.fork_id) {
+            Some("the fork directory was replaced (deleted and cloned again?)")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            ui.status("Replacing", format!("dev container {}: {why}", short(&id)));
             remove(docker, &id).await?;
             continue;
         }
         let running = c.state.map(|s| s.to_string() == "running").unwrap_or(false);
-        if !running {
-            docker
-                .start_container(&id, None)
-                .await
-                .with_context(|| format!("cannot start dev container {}", short(&id)))?;
-            wait_until_set_up(docker, &id).await?;
+        if running {
+            return Ok(Some(id));
         }
+        ui.status("Starting", format!("dev container {}", short(&id)));
+        let t = Instant::now();
+        let started = docker.start_container(&id, None).await;
+        ui.api("start container", t.elapsed());
+        if let Err(e) = started {
+            // A container created before (say, privileged on a daemon that now refuses it) that
+            // cannot start any more is replaced rather than left to fail every command.
+            ui.status(
+                "Replacing",
+                format!("dev container {}: it no longer starts ({e})", short(&id)),
+            );
+            remove(docker, &id).await?;
+            continue;
+        }
+        wait_until_set_up(docker, ui, &id).await?;
         return Ok(Some(id));
     }
     Ok(None)
@@ -132,46 +134,50 @@ async fn find_reusable(docker: &Docker, spec: &DevSpec, image_id: &str) -> Resul
 
 async fn create_and_start(
     docker: &Docker,
+    ui: Ui,
     spec: &DevSpec,
     image_id: &str,
     one_shot: bool,
     session: &str,
 ) -> Result<String> {
-    let id = create(
-        docker,
-        spec,
-        image_id,
-        one_shot,
-        session,
-        Profile::Privileged,
-    )
-    .await?;
-    match docker.start_container(&id, None).await {
-        Ok(()) => return Ok(id),
-        Err(e) if is_caps_refusal(&e) => {
-            remove(docker, &id).await?;
-            eprintln!(
-                "xtask: this daemon refuses --privileged (unable to apply caps); using the emulated profile \
-                 (all caps but SYS_RESOURCE, unconfined seccomp/apparmor/systempaths, all devices)"
-            );
-        }
-        Err(e) => {
-            let _ = remove(docker, &id).await;
-            return Err(anyhow!("cannot start the dev container: {e}"));
+    let daemon_id = docker
+        .info()
+        .await
+        .ok()
+        .and_then(|i| i.id)
+        .unwrap_or_default();
+    let mut profile = profile::first_choice(&daemon_id);
+    loop {
+        let id = create(docker, ui, spec, image_id, one_shot, session, profile).await?;
+        let t = Instant::now();
+        let started = docker.start_container(&id, None).await;
+        ui.api("start container", t.elapsed());
+        match started {
+            Ok(()) => return Ok(id),
+            Err(e) if profile == Profile::Privileged && profile::is_caps_refusal(&e) => {
+                remove(docker, &id).await?;
+                profile::remember_refusal(&daemon_id);
+                ui.note(
+                    "this daemon refuses --privileged (unable to apply caps); using the emulated profile \
+                     (all caps but SYS_RESOURCE, unconfined seccomp/apparmor/systempaths, all devices)",
+                );
+                profile = Profile::Emulated;
+            }
+            Err(e) => {
+                let _ = remove(docker, &id).await;
+                let how = match profile {
+                    Profile::Privileged => "",
+                    Profile::Emulated => " (emulated profile: this daemon refuses --privileged)",
+                };
+                bail!("cannot start the dev container{how}: {e}");
+            }
         }
     }
-    let id = create(docker, spec, image_id, one_shot, session, Profile::Emulated).await?;
-    if let Err(e) = docker.start_container(&id, None).await {
-        let _ = remove(docker, &id).await;
-        return Err(anyhow!(
-            "cannot start the dev container, even without --privileged: {e}"
-        ));
-    }
-    Ok(id)
 }
 
 async fn create(
     docker: &Docker,
+    ui: Ui,
     spec: &DevSpec,
     image_id: &str,
     one_shot: bool,
@@ -181,50 +187,27 @@ async fn create(
     let role = if one_shot { "oneshot" } else { "dev" };
     let labels = HashMap::from([
         (LABEL_FORK.to_string(), spec.fork_root.clone()),
+        (LABEL_FORK_ID.to_string(), spec.fork_id.clone()),
         (LABEL_ROLE.to_string(), role.to_string()),
         (LABEL_IMAGE.to_string(), image_id.to_string()),
         (LABEL_MOUNTS.to_string(), spec.mounts_label()),
         (LABEL_PROFILE.to_string(), profile.label().to_string()),
         (LABEL_SESSION.to_string(), session.to_string()),
     ]);
-    let keep_alive = vec!["sleep".to_string(), "infinity".to_string()];
     let mut host = HostConfig {
-        binds: Some(spec.mounts.iter().map(|m| m.bind_spec()).collect()),
+        mounts: Some(spec.mounts.iter().map(|m| m.api()).collect()),
         init: Some(true),
+        port_bindings: spec.port_bindings(),
         ..Default::default()
     };
-    let entrypoint = match profile {
-        Profile::Privileged => {
-            host.privileged = Some(true);
-            spec.entrypoint.clone()
-        }
-        Profile::Emulated => {
-            host.cap_add = Some(vec!["ALL".into()]);
-            host.cap_drop = Some(vec!["SYS_RESOURCE".into()]);
-            host.security_opt = Some(vec![
-                "seccomp=unconfined".into(),
-                "apparmor=unconfined".into(),
-            ]);
-            // `--security-opt systempaths=unconfined` is the CLI's name for these two, emptied.
-            host.masked_paths = Some(Vec::new());
-            host.readonly_paths = Some(Vec::new());
-            host.device_cgroup_rules = Some(vec!["a *:* rwm".into()]);
-            let mut ep = vec![
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                EMULATED_PRELUDE.to_string(),
-                "sh".to_string(),
-            ];
-            ep.extend(spec.entrypoint.iter().cloned());
-            ep
-        }
-    };
+    let entrypoint = profile.apply(&mut host, &spec.entrypoint);
     let body = ContainerCreateBody {
         image: Some(image_id.to_string()),
         entrypoint: Some(entrypoint),
-        cmd: Some(keep_alive),
+        cmd: Some(vec!["sleep".to_string(), "infinity".to_string()]),
         working_dir: Some(spec.workdir.clone()),
         labels: Some(labels),
+        exposed_ports: spec.exposed_ports(),
         host_config: Some(host),
         ..Default::default()
     };
@@ -232,50 +215,54 @@ async fn create(
     if !one_shot {
         opts = opts.name(&dev_name(&spec.fork_root));
     }
+    let t = Instant::now();
     let created = docker.create_container(Some(opts.build()), body).await;
+    ui.api("create container", t.elapsed());
     match created {
         Ok(r) => Ok(r.id),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, message }) => Err(anyhow!(
-            "a container named {} already exists but is not this fork's current dev container ({message}): \
-             remove it with `docker rm -f {}`",
-            dev_name(&spec.fork_root),
-            dev_name(&spec.fork_root)
-        )),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            message,
+        }) => {
+            let name = dev_name(&spec.fork_root);
+            Err(anyhow!(
+                "a container named {name} already exists but is not this fork's dev container ({message}): \
+                 remove it with `docker rm -f {name}`"
+            ))
+        }
         Err(e) => Err(anyhow!("cannot create the dev container: {e}")),
     }
 }
 
 /// Wait until the entrypoint (`hack/dind`, and the emulated profile's prelude) has done its setup
-/// and exec'd the keep-alive `sleep`, a child of the init: an exec that ran earlier would race it
-/// (its files in /tmp hidden by the tmpfs `hack/dind` mounts there, cgroups not yet writable).
-async fn wait_until_set_up(docker: &Docker, id: &str) -> Result<()> {
-    let probe = "for p in /proc/[0-9]*; do \
-        [ \"$(cat $p/comm 2>/dev/null)\" = sleep ] && grep -qE '^PPid:[[:space:]]+1$' $p/status 2>/dev/null && exit 0; \
-        done; exit 1";
-    let exec = crate::exec::Exec {
+/// and exec'd the keep-alive `sleep`: an exec that ran earlier would race it (its files in /tmp
+/// hidden by the tmpfs `hack/dind` mounts there, cgroups not yet writable).
+async fn wait_until_set_up(docker: &Docker, ui: Ui, id: &str) -> Result<()> {
+    let exec = Exec {
         docker,
         container: id,
         workdir: "/",
         env: Vec::new(),
-        pidfile: String::new(),
+        ui,
     };
+    let _progress = ui.progress("for the dev container's entrypoint (hack/dind)");
     for _ in 0..600 {
-        match exec.script(probe, crate::exec::Output::Discard).await {
-            Ok((0, _)) => return Ok(()),
+        match exec.script("set_up", &[], Output::Discard).await {
+            Ok(r) if r.code == 0 => return Ok(()),
             Ok(_) => {}
             // The container stopped: the entrypoint failed.
             Err(_) => break,
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let logs = docker_logs_tail(docker, id).await;
+    let logs = logs_tail(docker, id).await;
     bail!(
         "the dev container {} did not finish its start-up (entrypoint hack/dind){logs}",
         short(id)
     )
 }
 
-async fn docker_logs_tail(docker: &Docker, id: &str) -> String {
+async fn logs_tail(docker: &Docker, id: &str) -> String {
     use futures_util::StreamExt;
     let opts = bollard::query_parameters::LogsOptionsBuilder::default()
         .stdout(true)
@@ -287,7 +274,7 @@ async fn docker_logs_tail(docker: &Docker, id: &str) -> String {
     while let Some(Ok(chunk)) = logs.next().await {
         out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
     }
-    out.lines().map(|l| format!("\n  | {l}")).collect()
+    crate::text::indent(&out)
 }
 
 /// `moby-xtask-<dir name>-<hash of the path>`: stable per fork, readable in `docker ps`.
@@ -295,6 +282,7 @@ pub fn dev_name(fork_root: &str) -> String {
     let base: String = fork_root
         .rsplit('/')
         .next()
+        .filter(|b| !b.is_empty())
         .unwrap_or("fork")
         .chars()
         .map(|c| {
@@ -326,22 +314,24 @@ pub async fn remove(docker: &Docker, id: &str) -> Result<()> {
     }
 }
 
-/// Remove every container this invocation created (by session label): the interrupt path.
-pub async fn remove_session(docker: &Docker, session: &str) {
-    let labels = vec![
-        format!("{LABEL_SESSION}={session}"),
-        format!("{LABEL_ROLE}=oneshot"),
-    ];
-    for c in labelled(docker, labels).await.unwrap_or_default() {
+/// Remove every container this invocation created (by session label): the interrupt path while
+/// a container was being made, when it may exist on the daemon before its id came back.
+pub async fn remove_session(docker: &Docker, ui: Ui, session: &str) -> usize {
+    let labels = vec![format!("{LABEL_SESSION}={session}")];
+    let mut n = 0;
+    for c in labelled(docker, ui, labels).await.unwrap_or_default() {
         if let Some(id) = c.id {
-            let _ = remove(docker, &id).await;
+            if remove(docker, &id).await.is_ok() {
+                n += 1;
+            }
         }
     }
+    n
 }
 
 /// Every container (any role) labelled as this fork's: (id, name).
-pub async fn of_fork(docker: &Docker, fork_root: &str) -> Result<Vec<(String, String)>> {
-    let found = labelled(docker, vec![format!("{LABEL_FORK}={fork_root}")]).await?;
+pub async fn of_fork(docker: &Docker, ui: Ui, fork_root: &str) -> Result<Vec<(String, String)>> {
+    let found = labelled(docker, ui, vec![format!("{LABEL_FORK}={fork_root}")]).await?;
     Ok(found
         .into_iter()
         .filter_map(|c| {
@@ -352,18 +342,34 @@ pub async fn of_fork(docker: &Docker, fork_root: &str) -> Result<Vec<(String, St
 }
 
 /// Every container (running or not) that carries all of `labels` (`key=value`).
-async fn labelled(docker: &Docker, labels: Vec<String>) -> Result<Vec<ContainerSummary>> {
+async fn labelled(docker: &Docker, ui: Ui, labels: Vec<String>) -> Result<Vec<ContainerSummary>> {
     let filters = HashMap::from([("label".to_string(), labels)]);
     let opts = ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filters)
         .build();
-    docker
-        .list_containers(Some(opts))
-        .await
-        .context("cannot list containers")
+    let t = Instant::now();
+    let r = docker.list_containers(Some(opts)).await;
+    ui.api("list containers", t.elapsed());
+    r.context("cannot list containers")
 }
 
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dev_name;
+
+    #[test]
+    fn dev_name_is_stable_readable_and_per_path() {
+        let a = dev_name("/home/me/src/moby");
+        assert!(a.starts_with("moby-xtask-moby-"), "{a}");
+        assert_eq!(a, dev_name("/home/me/src/moby"));
+        assert_ne!(a, dev_name("/home/me/other/moby"));
+        // Characters a container name cannot hold become `-`.
+        assert!(dev_name("/x/my fork:1").starts_with("moby-xtask-my-fork-1-"));
+        assert!(dev_name("/").starts_with("moby-xtask-fork-"));
+    }
 }

@@ -1,17 +1,20 @@
 //! What every task that runs in the dev container shares: open the fork, stamp the commit, build
-//! the spec; then connect, and find or create the container, removing on Ctrl-C whatever this
-//! invocation created so far.
+//! the spec; find or create the container under the fork's creation lock (removing on a signal
+//! whatever this invocation created so far); run a long command as a process group that a signal
+//! stops, with the build's files handed back either way.
 
 use anyhow::Result;
 use bollard::Docker;
 use hack_compat::Fork;
 
+use crate::cancel::Interrupted;
 use crate::commit::{self, Stamp};
 use crate::container::{self, DevContainer};
+use crate::context::Context;
 use crate::dev_spec::DevSpec;
-use crate::exec::Exec;
-use crate::fork::ImageSource;
-use crate::{fork, image, Global};
+use crate::exec::{Exec, Output, Ran};
+use crate::fork::{self, ImageSource};
+use crate::{handback, image, lock};
 
 pub struct Dev {
     pub fork: Fork,
@@ -24,23 +27,24 @@ pub struct Dev {
 
 impl Dev {
     /// With `need_commit`, a missing stamp is the error; without, a one-line note.
-    pub fn open(global: &Global, need_commit: bool) -> Result<Dev> {
-        let fork = fork::open(global)?;
+    pub fn open(cx: &Context, need_commit: bool) -> Result<Dev> {
+        let fork = fork::open(&cx.opts)?;
         let env_commit = std::env::var("DOCKER_GITCOMMIT").ok();
         let stamp = match commit::stamp(
             &fork.root,
             fork.commit_form,
-            global.commit.as_deref(),
+            cx.opts.commit.as_deref(),
             env_commit.as_deref(),
         ) {
             Ok(s) => Some(s),
             Err(e) if !need_commit => {
-                eprintln!("xtask: note: DOCKER_GITCOMMIT not set in the container: {e:#}");
+                cx.ui
+                    .note(format!("DOCKER_GITCOMMIT not set in the container: {e:#}"));
                 None
             }
             Err(e) => return Err(e),
         };
-        let image_source = fork::image(global, &fork)?;
+        let image_source = fork::image(&cx.opts, &fork)?;
         let image = image_source.reference().to_string();
         let spec = DevSpec::new(
             &fork,
@@ -57,17 +61,35 @@ impl Dev {
         })
     }
 
-    /// Find or create the dev container; `None` when interrupted (nothing of ours left behind).
-    pub async fn up(&self, docker: &Docker, one_shot: bool) -> Result<Option<DevContainer>> {
+    /// Find or create the dev container (or a one-shot one). On a signal, whatever this
+    /// invocation created is removed before [`Interrupted`] comes back.
+    pub async fn up(&self, cx: &Context, docker: &Docker, one_shot: bool) -> Result<DevContainer> {
+        let root = self.fork.root.as_str();
+        let _lock = lock::acquire(cx.ui, &cx.cancel, root, lock::Kind::Create, cx.ui.task).await?;
         let work = async {
-            let image_id = image::resolve(docker, &self.fork, &self.image_source, false).await?;
-            container::ensure(docker, &self.spec, &image_id, one_shot, &self.session).await
+            let image_id =
+                image::resolve(cx, docker, &self.fork, &self.image_source, false).await?;
+            container::ensure(
+                docker,
+                cx.ui,
+                &self.spec,
+                &image_id,
+                one_shot,
+                &self.session,
+            )
+            .await
         };
-        tokio::select! {
-            r = work => r.map(Some),
-            _ = tokio::signal::ctrl_c() => {
-                container::remove_session(docker, &self.session).await;
-                Ok(None)
+        match cx.cancel.run(work).await {
+            Ok(r) => r,
+            Err(int) => {
+                let n = container::remove_session(docker, cx.ui, &self.session).await;
+                if n > 0 {
+                    cx.ui.status(
+                        "Removed",
+                        format!("{n} container(s) this command had started to create"),
+                    );
+                }
+                Err(int.into())
             }
         }
     }
@@ -85,21 +107,60 @@ impl Dev {
         self.fork.version(std::env::var("VERSION").ok().as_deref())
     }
 
-    pub fn exec<'a>(&'a self, docker: &'a Docker, ctr: &'a DevContainer) -> Exec<'a> {
+    /// Where this invocation's process group id lives in the container.
+    pub fn pidfile(&self) -> String {
+        format!("/tmp/.moby-xtask-{}.pid", self.session)
+    }
+
+    pub fn exec<'a>(&'a self, cx: &Context, docker: &'a Docker, ctr: &'a DevContainer) -> Exec<'a> {
         Exec {
             docker,
             container: &ctr.id,
             workdir: &self.spec.workdir,
             env: self.spec.env_strings(),
-            pidfile: format!("/tmp/.moby-xtask-{}.pid", self.session),
+            ui: cx.ui,
         }
     }
-}
 
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    use anyhow::Context;
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start tokio")
+    /// `cmd` as a process group in `ctr`. On a signal the whole group is stopped (SIGTERM, then
+    /// SIGKILL), what it wrote is handed back, and [`Interrupted`] is returned. After a normal end
+    /// the caller hands back (it may want to write first).
+    pub async fn run_group(
+        &self,
+        cx: &Context,
+        docker: &Docker,
+        ctr: &DevContainer,
+        cmd: &[String],
+        out: Output,
+    ) -> Result<Ran> {
+        let exec = self.exec(cx, docker, ctr);
+        let pidfile = self.pidfile();
+        match cx.cancel.run(exec.group(&pidfile, cmd, out)).await {
+            Ok(r) => r,
+            Err(int) => Err(self.stop_after(cx, &exec, &pidfile, int).await),
+        }
+    }
+
+    /// The interrupt path of [`Dev::run_group`]: stop, hand back, report what was left.
+    async fn stop_after(
+        &self,
+        cx: &Context,
+        exec: &Exec<'_>,
+        pidfile: &str,
+        int: Interrupted,
+    ) -> anyhow::Error {
+        cx.ui
+            .status("Stopping", format!("`{}` ({})", cx.ui.task, int.0.name()));
+        match exec.stop_group(pidfile, cx.cancel.hurry()).await {
+            Ok(true) => cx.ui.note("it ignored SIGTERM: killed"),
+            Ok(false) => {}
+            Err(e) => cx.ui.warn(format!(
+                "could not stop what ran in the dev container ({e:#}): `cargo xtask down` stops it"
+            )),
+        }
+        if let Err(e) = handback::give_back(exec, &self.fork).await {
+            cx.ui.warn(format!("{e:#}"));
+        }
+        int.into()
+    }
 }

@@ -2,6 +2,9 @@
 //! Built from the fork (hack-compat) and the host; used both to create the container through the
 //! Engine API and to print the equivalent `docker run` line for `--dry-run`.
 
+use std::collections::HashMap;
+
+use bollard::models::{Mount as ApiMount, MountType, PortBinding};
 use hack_compat::Fork;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,11 +14,47 @@ pub enum Mount {
 }
 
 impl Mount {
-    /// The `-v` / `Binds` form, `source:target`.
-    pub fn bind_spec(&self) -> String {
+    /// The `-v` form, `source:target`; `--mount` when the source holds a `:` or `,`.
+    pub fn cli_args(&self) -> [String; 2] {
+        let (source, target) = match self {
+            Mount::Bind { source, target } => (source, target),
+            Mount::Volume { name, target } => (name, target),
+        };
+        if source.contains([':', ',']) {
+            let kind = match self {
+                Mount::Bind { .. } => "bind",
+                Mount::Volume { .. } => "volume",
+            };
+            let spec = format!("type={kind},source={source},target={target}");
+            [
+                "--mount".into(),
+                format!("\"{}\"", spec.replace('"', "\"\"")),
+            ]
+        } else {
+            ["-v".into(), format!("{source}:{target}")]
+        }
+    }
+
+    /// For the label that identifies a reusable container.
+    fn label(&self) -> String {
         match self {
             Mount::Bind { source, target } => format!("{source}:{target}"),
             Mount::Volume { name, target } => format!("{name}:{target}"),
+        }
+    }
+
+    /// The Engine API's `Mounts` entry: no `:` parsing, and a missing bind source is an error
+    /// instead of an empty directory the daemon creates.
+    pub fn api(&self) -> ApiMount {
+        let (typ, source, target) = match self {
+            Mount::Bind { source, target } => (MountType::BIND, source, target),
+            Mount::Volume { name, target } => (MountType::VOLUME, name, target),
+        };
+        ApiMount {
+            typ: Some(typ),
+            source: Some(source.clone()),
+            target: Some(target.clone()),
+            ..Default::default()
         }
     }
 }
@@ -24,12 +63,17 @@ impl Mount {
 pub struct DevSpec {
     pub image: String,
     pub fork_root: String,
+    /// Device and inode of the fork directory: a fork deleted and cloned again at the same path
+    /// is another directory, which an existing container's bind mount does not see.
+    pub fork_id: String,
     pub workdir: String,
     pub mounts: Vec<Mount>,
     /// The fork's `hack/dind`, as every era's dev image runs it (relative to the workdir).
     pub entrypoint: Vec<String>,
     /// Variables for the command: the allowlisted host ones, then `DOCKER_GITCOMMIT`.
     pub env: Vec<(String, String)>,
+    /// Published ports, `[ip:]host:container`, as the Makefile pairs them with its variables.
+    pub ports: Vec<String>,
 }
 
 impl DevSpec {
@@ -56,19 +100,28 @@ impl DevSpec {
         if let Some(c) = commit {
             env.push(("DOCKER_GITCOMMIT".to_string(), c.to_string()));
         }
+        let fork_id = std::fs::metadata(&fork.root)
+            .map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                format!("{}:{}", m.dev(), m.ino())
+            })
+            .unwrap_or_default();
         DevSpec {
             image,
             fork_root: fork.root.to_string(),
+            fork_id,
             workdir: fork.src_path.clone(),
             mounts,
             entrypoint,
             env,
+            ports: Vec::new(),
         }
     }
 
     /// What identifies a reusable dev container: mounts and entrypoint (the image id is separate).
     pub fn mounts_label(&self) -> String {
-        let mut parts: Vec<String> = self.mounts.iter().map(Mount::bind_spec).collect();
+        let mut parts: Vec<String> = self.mounts.iter().map(Mount::label).collect();
+        parts.extend(self.ports.iter().map(|p| format!("port={p}")));
         parts.extend(self.entrypoint.iter().map(|e| format!("entrypoint={e}")));
         parts.join(",")
     }
@@ -84,8 +137,11 @@ impl DevSpec {
             .map(|s| s.to_string())
             .collect();
         for m in &self.mounts {
-            args.push("-v".into());
-            args.push(m.bind_spec());
+            args.extend(m.cli_args());
+        }
+        for p in &self.ports {
+            args.push("-p".into());
+            args.push(p.clone());
         }
         args.push("-w".into());
         args.push(self.workdir.clone());
@@ -104,6 +160,49 @@ impl DevSpec {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+impl DevSpec {
+    /// `PortBindings` for the published ports (`None` when there are none).
+    pub fn port_bindings(&self) -> Option<HashMap<String, Option<Vec<PortBinding>>>> {
+        let map: HashMap<_, _> = self
+            .ports
+            .iter()
+            .filter_map(|p| {
+                let (host, ctr) = parse_port(p)?;
+                Some((format!("{ctr}/tcp"), Some(vec![host])))
+            })
+            .collect();
+        (!map.is_empty()).then_some(map)
+    }
+
+    pub fn exposed_ports(&self) -> Option<Vec<String>> {
+        let v: Vec<String> = self
+            .ports
+            .iter()
+            .filter_map(|p| parse_port(p).map(|(_, c)| format!("{c}/tcp")))
+            .collect();
+        (!v.is_empty()).then_some(v)
+    }
+}
+
+/// `[ip:]host:container` (or a bare `port`, published on the same port) as the API wants it.
+fn parse_port(spec: &str) -> Option<(PortBinding, String)> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (ip, host, ctr) = match parts.as_slice() {
+        [p] => (None, *p, *p),
+        [h, c] => (None, *h, *c),
+        [ip, h, c] => (Some(*ip), *h, *c),
+        _ => return None,
+    };
+    ctr.parse::<u16>().ok()?;
+    Some((
+        PortBinding {
+            host_ip: ip.filter(|i| !i.is_empty()).map(str::to_string),
+            host_port: Some(host.to_string()),
+        },
+        ctr.to_string(),
+    ))
 }
 
 /// Quote for a POSIX shell only where needed.
@@ -128,5 +227,38 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn mounts_with_colons_use_mount_syntax() {
+        let plain = Mount::Bind {
+            source: "/src/moby".into(),
+            target: "/go/src/github.com/docker/docker".into(),
+        };
+        assert_eq!(plain.cli_args()[0], "-v");
+        let colon = Mount::Bind {
+            source: "/src/a:b".into(),
+            target: "/usr/src/moby".into(),
+        };
+        let args = colon.cli_args();
+        assert_eq!(args[0], "--mount");
+        assert!(args[1].contains("source=/src/a:b"), "{}", args[1]);
+        assert_eq!(colon.api().source.as_deref(), Some("/src/a:b"));
+    }
+
+    #[test]
+    fn ports_as_the_cli_reads_them() {
+        let (b, c) = parse_port("127.0.0.1:2375:2375").unwrap();
+        assert_eq!(
+            (b.host_ip.as_deref(), b.host_port.as_deref(), c.as_str()),
+            (Some("127.0.0.1"), Some("2375"), "2375")
+        );
+        let (b, c) = parse_port("2345").unwrap();
+        assert_eq!(
+            (b.host_ip, b.host_port.as_deref(), c.as_str()),
+            (None, Some("2345"), "2345")
+        );
+        assert!(parse_port("a:b:c:d").is_none());
+        assert!(parse_port("x").is_none());
     }
 }

@@ -1,4 +1,5 @@
-//! Connecting to the Docker daemon, with advice when there is none, and checking the dev image.
+//! Connecting to the Docker daemon where the docker CLI would, with advice when there is none;
+//! looking up images.
 
 use std::path::{Path, PathBuf};
 
@@ -6,10 +7,12 @@ use anyhow::{anyhow, bail, Result};
 use bollard::Docker;
 use sha2::{Digest, Sha256};
 
+use crate::ui::Ui;
+
 /// The endpoint the docker CLI would use: `$DOCKER_HOST`, else the context named by
 /// `$DOCKER_CONTEXT` or `currentContext` in `$DOCKER_CONFIG/config.json`, else the default socket.
 /// (bollard reads only `DOCKER_HOST`.)
-pub fn endpoint() -> Result<String> {
+pub fn endpoint(ui: Ui) -> Result<String> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let config_dir = var("DOCKER_CONFIG")
         .map(PathBuf::from)
@@ -18,6 +21,7 @@ pub fn endpoint() -> Result<String> {
         var("DOCKER_HOST"),
         var("DOCKER_CONTEXT"),
         config_dir.as_deref(),
+        &mut |w| ui.warn(w),
     )
 }
 
@@ -27,6 +31,7 @@ fn resolve_endpoint(
     host: Option<String>,
     context: Option<String>,
     config_dir: Option<&Path>,
+    warn: &mut dyn FnMut(String),
 ) -> Result<String> {
     if let Some(h) = host {
         return Ok(h);
@@ -35,14 +40,24 @@ fn resolve_endpoint(
         return Ok(DEFAULT_HOST.to_string());
     };
     let context = context.or_else(|| {
-        let config = std::fs::read_to_string(dir.join("config.json")).ok()?;
-        let json: serde_json::Value = serde_json::from_str(&config).ok()?;
-        json.get("currentContext")?.as_str().map(str::to_string)
+        let path = dir.join("config.json");
+        let config = std::fs::read_to_string(&path).ok()?;
+        match serde_json::from_str::<serde_json::Value>(&config) {
+            Ok(json) => json.get("currentContext")?.as_str().map(str::to_string),
+            Err(e) => {
+                // As the docker CLI does: say so, and go on with the default endpoint.
+                warn(format!(
+                    "{} is not valid JSON ({e}): its currentContext is ignored",
+                    path.display()
+                ));
+                None
+            }
+        }
     });
     let Some(name) = context.filter(|c| c != "default") else {
         return Ok(DEFAULT_HOST.to_string());
     };
-    let digest = crate::summary::hex(&Sha256::digest(name.as_bytes()));
+    let digest = crate::text::hex(&Sha256::digest(name.as_bytes()));
     let meta = dir.join("contexts/meta").join(digest).join("meta.json");
     let text = std::fs::read_to_string(&meta).map_err(|_| {
         anyhow!("docker context `{name}` not found ({} is missing): see `docker context ls`, or set DOCKER_HOST", meta.display())
@@ -64,8 +79,9 @@ fn resolve_endpoint(
         })
 }
 
-pub async fn connect() -> Result<Docker> {
-    let ep = endpoint()?;
+pub async fn connect(ui: Ui) -> Result<Docker> {
+    let ep = endpoint(ui)?;
+    let t = std::time::Instant::now();
     let advice =
         "start the daemon (e.g. `sudo systemctl start docker`) or set DOCKER_HOST to one that runs";
     let docker = Docker::connect_with_host(&ep)
@@ -73,10 +89,12 @@ pub async fn connect() -> Result<Docker> {
     if let Err(e) = docker.ping().await {
         bail!("cannot reach the Docker daemon at {ep}: {e}; {advice}");
     }
-    docker
+    let docker = docker
         .negotiate_version()
         .await
-        .map_err(|e| anyhow!("the Docker daemon at {ep} did not answer its version: {e}"))
+        .map_err(|e| anyhow!("the Docker daemon at {ep} did not answer its version: {e}"))?;
+    ui.api(&format!("connect {ep} (ping, version)"), t.elapsed());
+    Ok(docker)
 }
 
 /// The image, or `None` when the daemon does not have it.
@@ -104,11 +122,6 @@ pub async fn image_id(docker: &Docker, image: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("dev image `{image}` not found after it was built or pulled"))
 }
 
-/// True when the daemon refused a privileged container because it cannot grant the capabilities.
-pub fn is_caps_refusal(e: &bollard::errors::Error) -> bool {
-    e.to_string().contains("unable to apply caps")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,7 +130,7 @@ mod tests {
         let dir =
             std::env::temp_dir().join(format!("xtask-docker-config-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let digest = crate::summary::hex(&Sha256::digest(b"rootless"));
+        let digest = crate::text::hex(&Sha256::digest(b"rootless"));
         let meta = dir.join("contexts/meta").join(digest);
         std::fs::create_dir_all(&meta).unwrap();
         std::fs::write(
@@ -139,17 +152,20 @@ mod tests {
     fn endpoint_like_the_docker_cli() {
         let rootless = "unix:///run/user/1000/docker.sock";
         let dir = config_with_context("current", Some("rootless"));
-        assert_eq!(resolve_endpoint(None, None, Some(&dir)).unwrap(), rootless);
+        assert_eq!(
+            resolve_endpoint(None, None, Some(&dir), &mut |_| {}).unwrap(),
+            rootless
+        );
         // DOCKER_HOST wins; DOCKER_CONTEXT beats currentContext; `default` is the default socket.
         assert_eq!(
-            resolve_endpoint(Some("tcp://h:2375".into()), None, Some(&dir)).unwrap(),
+            resolve_endpoint(Some("tcp://h:2375".into()), None, Some(&dir), &mut |_| {}).unwrap(),
             "tcp://h:2375"
         );
         assert_eq!(
-            resolve_endpoint(None, Some("default".into()), Some(&dir)).unwrap(),
+            resolve_endpoint(None, Some("default".into()), Some(&dir), &mut |_| {}).unwrap(),
             DEFAULT_HOST
         );
-        let err = resolve_endpoint(None, Some("nosuch".into()), Some(&dir))
+        let err = resolve_endpoint(None, Some("nosuch".into()), Some(&dir), &mut |_| {})
             .unwrap_err()
             .to_string();
         assert!(
@@ -160,14 +176,26 @@ mod tests {
 
         let dir = config_with_context("none", None);
         assert_eq!(
-            resolve_endpoint(None, None, Some(&dir)).unwrap(),
+            resolve_endpoint(None, None, Some(&dir), &mut |_| {}).unwrap(),
             DEFAULT_HOST
         );
         assert_eq!(
-            resolve_endpoint(None, Some("rootless".into()), Some(&dir)).unwrap(),
+            resolve_endpoint(None, Some("rootless".into()), Some(&dir), &mut |_| {}).unwrap(),
             rootless
         );
+        // A corrupt config.json: a warning, and the default endpoint.
+        std::fs::write(dir.join("config.json"), "{not json").unwrap();
+        let mut warned = Vec::new();
+        let ep = resolve_endpoint(None, None, Some(&dir), &mut |w| warned.push(w)).unwrap();
+        assert_eq!(ep, DEFAULT_HOST);
+        assert!(
+            warned.iter().any(|w| w.contains("not valid JSON")),
+            "{warned:?}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(resolve_endpoint(None, None, None).unwrap(), DEFAULT_HOST);
+        assert_eq!(
+            resolve_endpoint(None, None, None, &mut |_| {}).unwrap(),
+            DEFAULT_HOST
+        );
     }
 }

@@ -2,22 +2,28 @@
 //! Named cache volumes (`docker-dev-cache`, …) stay: they are shared with `make` and other forks.
 
 use anyhow::Result;
+use serde_json::json;
 
-use crate::dev::runtime;
-use crate::{container, docker, fork, Global};
+use crate::context::Context;
+use crate::{container, docker, flags, fork, lock};
 
-pub fn run(global: &Global) -> Result<u8> {
-    let fork = fork::open(global)?;
-    runtime()?.block_on(async {
-        let docker = docker::connect().await?;
-        let found = container::of_fork(&docker, fork.root.as_str()).await?;
+impl flags::Task {
+    pub async fn down(cx: &Context) -> Result<u8> {
+        let fork = fork::open(&cx.opts)?;
+        let docker = docker::connect(cx.ui).await?;
+        let root = fork.root.as_str();
+        let _lock = lock::acquire(cx.ui, &cx.cancel, root, lock::Kind::Work, "down").await?;
+        let found = container::of_fork(&docker, cx.ui, root).await?;
         if found.is_empty() {
-            println!("xtask: no dev container for {}", fork.root);
+            cx.ui.result(format!("no dev container for {root}"));
         }
         for (id, name) in found {
             container::remove(&docker, &id).await?;
-            println!("xtask: removed {name} ({})", container::short(&id));
+            cx.ui
+                .result(format!("removed {name} ({})", container::short(&id)));
+            cx.ui
+                .event(json!({"step": "remove", "status": "ok", "container": name}));
         }
         Ok(0)
-    })
+    }
 }

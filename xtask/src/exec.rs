@@ -1,11 +1,15 @@
-//! Running commands in the dev container through the exec API.
+//! Commands in the dev container through the exec API, in two kinds:
+//! - [`Exec::script`]: a short function of the script library (`scripts.sh`), run as is;
+//! - [`Exec::group`]: a long command (a build) as its own process group, its id in a pidfile, so
+//!   that [`Exec::stop_group`] can end the whole tree: a dropped `docker exec` connection would
+//!   leave it running.
 //!
-//! Batch commands (`run`) stream stdout/stderr live and return the exit code; interactive ones
-//! (`session`) also forward stdin, with a TTY when the user has a terminal. A non-TTY command runs
-//! as its own process group (`setsid`), whose leader's pid is written to a file, so that an
-//! interrupt can stop the whole tree: dropping a `docker exec` connection leaves it running.
+//! Interactive sessions (`shell`) also forward stdin, with a TTY when the user has a terminal.
+//! When an exec call fails, the error says why the container could not run it (see
+//! `container::explain`), not just which call failed.
 
 use std::io::Write;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use bollard::container::LogOutput;
@@ -15,7 +19,9 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::terminal;
+use crate::cancel::{Cancel, Interrupted};
+use crate::ui::Ui;
+use crate::{container, scripts, terminal};
 
 /// What to do with a command's stdout/stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,27 +33,51 @@ pub enum Output {
     Discard,
 }
 
+/// A finished command: its exit code (-1: unknown) and what `Output::Capture` collected.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i64,
+    pub output: Vec<u8>,
+}
+
+impl Ran {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output).trim().to_string()
+    }
+}
+
 pub struct Exec<'a> {
     pub docker: &'a Docker,
     pub container: &'a str,
     pub workdir: &'a str,
     pub env: Vec<String>,
-    /// A file inside the container that receives the pid (= process group) of the command.
-    pub pidfile: String,
+    pub ui: Ui,
 }
 
 impl Exec<'_> {
-    /// `cmd` under `setsid`, its pid in the pidfile, stdin kept (through fd 3: dash gives a
-    /// background job /dev/null even with an explicit `<&0`).
-    fn wrapped(&self, cmd: &[String]) -> Vec<String> {
-        let script = format!(
-            "exec 3<&0; if command -v setsid >/dev/null; then setsid \"$@\" <&3 3<&- & else \"$@\" <&3 3<&- & fi; \
-             echo $! > {pf}; wait $!; rc=$?; rm -f {pf}; exit $rc",
-            pf = self.pidfile
-        );
-        let mut argv = vec!["sh".to_string(), "-c".to_string(), script, "sh".to_string()];
-        argv.extend(cmd.iter().cloned());
-        argv
+    /// A function of the script library with its arguments (keep it short: not interruptible).
+    pub async fn script(&self, func: &str, args: &[&str], out: Output) -> Result<Ran> {
+        self.ui
+            .verbose("Script", format!("{func} {}", args.join(" ")));
+        self.run_argv(scripts::argv(func, args), false, out).await
+    }
+
+    /// `cmd` as its own process group, its id in `pidfile` (see [`Exec::stop_group`]).
+    pub async fn group(&self, pidfile: &str, cmd: &[String], out: Output) -> Result<Ran> {
+        let mut args = vec![pidfile];
+        args.extend(cmd.iter().map(String::as_str));
+        self.run_argv(scripts::argv("group_run", &args), false, out)
+            .await
+    }
+
+    /// SIGTERM to the group in `pidfile`, SIGKILL after 5 s (0.5 s when hurried). True when
+    /// SIGKILL was needed. Errors are the caller's to report; nothing is left waiting.
+    pub async fn stop_group(&self, pidfile: &str, hurry: bool) -> Result<bool> {
+        let tenths = if hurry { "5" } else { "50" };
+        let ran = self
+            .script("group_stop", &[pidfile, tenths], Output::Capture)
+            .await?;
+        Ok(ran.text().contains("killed"))
     }
 
     async fn create(&self, argv: Vec<String>, stdin: bool, tty: bool) -> Result<String> {
@@ -61,68 +91,79 @@ impl Exec<'_> {
             working_dir: Some(self.workdir.to_string()),
             ..Default::default()
         };
-        Ok(self
-            .docker
-            .create_exec(self.container, opts)
-            .await
-            .context("cannot create exec")?
-            .id)
+        let t = Instant::now();
+        let r = self.docker.create_exec(self.container, opts).await;
+        self.ui.api("create exec", t.elapsed());
+        match r {
+            Ok(r) => Ok(r.id),
+            Err(e) => Err(container::explain(self.docker, self.container, e).await),
+        }
     }
 
     async fn exit_code(&self, id: &str) -> Result<i64> {
-        let inspect = self
-            .docker
-            .inspect_exec(id)
-            .await
-            .context("cannot inspect exec")?;
-        Ok(inspect.exit_code.unwrap_or(-1))
+        let t = Instant::now();
+        let r = self.docker.inspect_exec(id).await;
+        self.ui.api("inspect exec", t.elapsed());
+        match r {
+            Ok(i) => Ok(i.exit_code.unwrap_or(-1)),
+            Err(e) => Err(container::explain(self.docker, self.container, e).await),
+        }
     }
 
-    /// Run `cmd` in its own process group (interruptible), its output handled as `out` says.
-    pub async fn run(&self, cmd: &[String], out: Output) -> Result<(i64, Vec<u8>)> {
-        self.run_raw(self.wrapped(cmd), out).await
-    }
-
-    /// Run a shell script as is (not interruptible: keep it short), output handled as `out` says.
-    pub async fn script(&self, script: &str, out: Output) -> Result<(i64, Vec<u8>)> {
-        self.run_raw(
-            vec!["sh".to_string(), "-c".to_string(), script.to_string()],
-            out,
-        )
-        .await
-    }
-
-    async fn run_raw(&self, argv: Vec<String>, out: Output) -> Result<(i64, Vec<u8>)> {
-        let id = self.create(argv, false, false).await?;
-        let mut captured = Vec::new();
-        if let StartExecResults::Attached { mut output, .. } = self
-            .docker
-            .start_exec(&id, None)
-            .await
-            .context("cannot start exec")?
+    async fn run_argv(&self, argv: Vec<String>, stdin: bool, out: Output) -> Result<Ran> {
+        let id = self.create(argv, stdin, false).await?;
+        let mut output = Vec::new();
+        let t = Instant::now();
+        let started = self.docker.start_exec(&id, None).await;
+        self.ui.api("start exec", t.elapsed());
+        let started = match started {
+            Ok(s) => s,
+            Err(e) => return Err(container::explain(self.docker, self.container, e).await),
+        };
+        if let StartExecResults::Attached {
+            output: mut stream, ..
+        } = started
         {
-            while let Some(chunk) = output.next().await {
-                let chunk = chunk.context("lost the exec's output stream")?;
+            while let Some(chunk) = stream.next().await {
+                let chunk = match chunk {
+                    Ok(c) => c,
+                    Err(e) => return Err(container::explain(self.docker, self.container, e).await),
+                };
                 match out {
-                    Output::Stream => write_out(chunk),
-                    Output::Capture => captured.extend_from_slice(&chunk.into_bytes()),
+                    Output::Stream => write_out(&self.ui, chunk),
+                    Output::Capture => output.extend_from_slice(&chunk.into_bytes()),
                     Output::Discard => {}
                 }
             }
         }
-        Ok((self.exit_code(&id).await?, captured))
+        let code = self.exit_code(&id).await?;
+        // A command that died with its container (killed, removed) reports a signal's code, or
+        // none: say what happened to the container rather than "exit 137".
+        if !(0..=128).contains(&code) {
+            container::ensure_running(self.docker, self.container).await?;
+        }
+        Ok(Ran { code, output })
     }
 
     /// An interactive command: stdin forwarded; with `tty`, a pseudo-terminal sized like ours and
     /// followed on every resize, our terminal in raw mode (so Ctrl-C/Ctrl-Z reach the program).
-    /// Returns the command's exit code, or 128+n when a signal ended the session here.
-    pub async fn session(&self, cmd: &[String], tty: bool) -> Result<i64> {
-        let argv = if tty { cmd.to_vec() } else { self.wrapped(cmd) };
+    /// Without `tty` the command is a process group in `pidfile`, stopped on a signal here.
+    pub async fn session(
+        &self,
+        pidfile: &str,
+        cmd: &[String],
+        tty: bool,
+        cancel: &Cancel,
+    ) -> Result<i64> {
+        let argv = if tty {
+            cmd.to_vec()
+        } else {
+            let mut args = vec![pidfile];
+            args.extend(cmd.iter().map(String::as_str));
+            scripts::argv("group_run", &args)
+        };
         let id = self.create(argv, true, tty).await?;
-        let mut winch = signal(SignalKind::window_change()).context("SIGWINCH")?;
-        let mut int = signal(SignalKind::interrupt()).context("SIGINT")?;
-        let mut term = signal(SignalKind::terminate()).context("SIGTERM")?;
-        let mut hup = signal(SignalKind::hangup()).context("SIGHUP")?;
+        let mut winch = signal(SignalKind::window_change()).context("cannot catch SIGWINCH")?;
         let _raw = if tty {
             Some(terminal::RawMode::enable().context("cannot put the terminal in raw mode")?)
         } else {
@@ -133,14 +174,14 @@ impl Exec<'_> {
             tty,
             output_capacity: None,
         };
+        let started = match self.docker.start_exec(&id, Some(opts)).await {
+            Ok(s) => s,
+            Err(e) => return Err(container::explain(self.docker, self.container, e).await),
+        };
         let StartExecResults::Attached {
             mut output,
             mut input,
-        } = self
-            .docker
-            .start_exec(&id, Some(opts))
-            .await
-            .context("cannot start exec")?
+        } = started
         else {
             return self.exit_code(&id).await;
         };
@@ -156,22 +197,20 @@ impl Exec<'_> {
         loop {
             tokio::select! {
                 chunk = output.next() => match chunk {
-                    Some(Ok(c)) => write_out(c),
+                    Some(Ok(c)) => write_out(&self.ui, c),
                     Some(Err(_)) | None => break,
                 },
                 _ = winch.recv(), if tty => self.resize(&id).await,
-                _ = int.recv() => { by_signal = Some(130); break; }
-                _ = term.recv() => { by_signal = Some(143); break; }
-                _ = hup.recv() => { by_signal = Some(129); break; }
+                s = cancel.cancelled() => { by_signal = Some(s); break; }
             }
         }
         pump.abort();
-        if let Some(code) = by_signal {
+        if let Some(sig) = by_signal {
             // With a TTY, closing the attach hangs up the program's terminal; without, stop its group.
             if !tty {
-                self.interrupt().await;
+                let _ = self.stop_group(pidfile, cancel.hurry()).await;
             }
-            return Ok(code);
+            return Err(Interrupted(sig).into());
         }
         self.exit_code(&id).await
     }
@@ -184,20 +223,9 @@ impl Exec<'_> {
                 .await;
         }
     }
-
-    /// Stop the command's process group: SIGTERM, then SIGKILL after five seconds.
-    pub async fn interrupt(&self) {
-        let script = format!(
-            "p=$(cat {pf} 2>/dev/null) || exit 0; kill -TERM -- -$p 2>/dev/null || kill -TERM $p 2>/dev/null; \
-             for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -$p 2>/dev/null || kill -0 $p 2>/dev/null || exit 0; sleep 0.5; done; \
-             kill -KILL -- -$p 2>/dev/null || kill -KILL $p 2>/dev/null; rm -f {pf}",
-            pf = self.pidfile
-        );
-        let _ = self.script(&script, Output::Discard).await;
-    }
 }
 
-fn write_out(chunk: LogOutput) {
+fn write_out(ui: &Ui, chunk: LogOutput) {
     match chunk {
         LogOutput::StdErr { message } => {
             let mut err = std::io::stderr();
@@ -205,7 +233,7 @@ fn write_out(chunk: LogOutput) {
             let _ = err.flush();
         }
         LogOutput::StdOut { message } | LogOutput::Console { message } => {
-            let mut out = std::io::stdout();
+            let mut out = ui.container_stdout();
             let _ = out.write_all(&message);
             let _ = out.flush();
         }

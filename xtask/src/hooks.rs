@@ -1,77 +1,96 @@
-//! `cargo xtask hooks install|uninstall`: a git pre-commit hook that runs `cargo xtask smoke`.
-//! Install refuses to replace a hook it did not write (unless `--force`, which keeps a backup);
-//! uninstall removes only its own.
+//! `cargo xtask hooks install|uninstall`: a git pre-commit hook that runs `cargo xtask smoke` on
+//! the work tree being committed to (found at commit time, so one hook in a repository's shared
+//! hooks directory serves every worktree). Install refuses to replace a hook it did not write, and
+//! never follows a symlink there (unless `--force`, which moves the old one aside); uninstall
+//! removes only its own.
 
-use anyhow::{bail, Context, Result};
-use camino::Utf8PathBuf;
-use clap::Subcommand;
+use anyhow::{bail, Context as _, Result};
+use camino::{Utf8Path, Utf8PathBuf};
 use git2::Repository;
 
-use crate::{fork, project_root, Global};
+use crate::context::{project_root, Context};
+use crate::{flags, fork};
 
 const MARKER: &str = "# moby-xtask pre-commit hook";
 
-#[derive(Subcommand, Debug)]
-pub enum HooksCmd {
-    /// Write .git/hooks/pre-commit to run `cargo xtask smoke`
-    Install {
-        /// Replace a pre-commit hook that this tool did not write (a backup is kept)
-        #[arg(long)]
-        force: bool,
-    },
-    /// Remove the pre-commit hook, if this tool wrote it
-    Uninstall,
+/// What is at the hook's path now.
+enum Current {
+    Nothing,
+    Ours,
+    /// Another program's hook, or a symlink (followed by nobody: it could point anywhere).
+    Foreign(&'static str),
 }
 
-pub fn run(global: &Global, cmd: &HooksCmd) -> Result<u8> {
-    let fork = fork::open(global)?;
-    let hook = hook_path(&fork.root)?;
-    let current = std::fs::read_to_string(&hook).ok();
-    let ours = current.as_deref().is_some_and(|h| h.contains(MARKER));
-    match cmd {
-        HooksCmd::Install { force } => {
-            if current.is_some() && !ours {
-                if !force {
-                    bail!("{hook} exists and was not written by moby-xtask: pass --force to replace it (a backup is kept)");
-                }
-                let backup = hook.with_extension("moby-xtask-backup");
-                fs_err::rename(&hook, &backup)?;
-                println!("xtask: kept the previous hook as {backup}");
-            }
-            if let Some(dir) = hook.parent() {
-                fs_err::create_dir_all(dir)?;
-            }
-            fs_err::write(&hook, script(&fork.root))?;
-            set_executable(&hook)?;
-            println!("xtask: installed {hook}: every commit runs `cargo xtask smoke` (skip once with `git commit --no-verify`)");
-        }
-        HooksCmd::Uninstall => match (current, ours) {
-            (None, _) => println!(
-                "xtask: no pre-commit hook in {}",
-                hook.parent().map(|p| p.as_str()).unwrap_or("")
-            ),
-            (Some(_), false) => bail!("{hook} was not written by moby-xtask: left alone"),
-            (Some(_), true) => {
-                fs_err::remove_file(&hook)?;
-                println!("xtask: removed {hook}");
-            }
-        },
+fn current(hook: &Utf8Path) -> Result<Current> {
+    let meta = match std::fs::symlink_metadata(hook) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Current::Nothing),
+        Err(e) => return Err(e).with_context(|| format!("cannot look at {hook}")),
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(Current::Foreign("is a symlink"));
     }
-    Ok(0)
+    if !meta.is_file() {
+        return Ok(Current::Foreign("is not a regular file"));
+    }
+    let text = std::fs::read(hook).with_context(|| format!("cannot read {hook}"))?;
+    Ok(if String::from_utf8_lossy(&text).contains(MARKER) {
+        Current::Ours
+    } else {
+        Current::Foreign("was not written by moby-xtask")
+    })
 }
 
-fn script(fork_root: &camino::Utf8Path) -> String {
+impl flags::Hooks {
+    pub async fn run(self, cx: &Context) -> Result<u8> {
+        let fork = fork::open(&cx.opts)?;
+        let hook = hook_path(&fork.root)?;
+        match (self, current(&hook)?) {
+            (flags::Hooks::Install { force }, now) => {
+                if let Current::Foreign(why) = now {
+                    if !force {
+                        bail!("{hook} {why}: pass --force to replace it (the old one is kept as a backup)");
+                    }
+                    let backup = hook.with_extension("moby-xtask-backup");
+                    fs_err::rename(&hook, &backup)?;
+                    cx.ui
+                        .status("Kept", format!("the previous hook as {backup}"));
+                }
+                if let Some(dir) = hook.parent() {
+                    fs_err::create_dir_all(dir)?;
+                }
+                fs_err::write(&hook, script())?;
+                set_executable(&hook)?;
+                cx.ui.result(format!("installed {hook}: every commit runs `cargo xtask smoke` on the work tree committed to (skip once with `git commit --no-verify`)"));
+            }
+            (flags::Hooks::Uninstall, Current::Nothing) => cx.ui.result(format!(
+                "no pre-commit hook in {}",
+                hook.parent().map(|p| p.as_str()).unwrap_or("")
+            )),
+            (flags::Hooks::Uninstall, Current::Foreign(why)) => bail!("{hook} {why}: left alone"),
+            (flags::Hooks::Uninstall, Current::Ours) => {
+                fs_err::remove_file(&hook)?;
+                cx.ui.result(format!("removed {hook}"));
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// The hook: the fork is the work tree git runs it in; the tool is this workspace.
+fn script() -> String {
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
     format!(
         "#!/bin/sh\n{MARKER}: written by `cargo xtask hooks install`, removed by `cargo xtask hooks uninstall`.\n\
-         cd {} || exit 1\nexec cargo xtask --fork {} smoke\n",
+         fork=$(git rev-parse --show-toplevel) || exit 1\n\
+         cd {} || exit 1\n\
+         exec cargo xtask --fork \"$fork\" smoke\n",
         quote(project_root().as_str()),
-        quote(fork_root.as_str())
     )
 }
 
 /// `core.hooksPath` if set (relative to the work tree), else the common git dir's `hooks/`.
-fn hook_path(root: &camino::Utf8Path) -> Result<Utf8PathBuf> {
+fn hook_path(root: &Utf8Path) -> Result<Utf8PathBuf> {
     let repo = Repository::open(root)
         .with_context(|| format!("{root} is not a git repository: hooks need one"))?;
     let configured = repo
@@ -87,7 +106,7 @@ fn hook_path(root: &camino::Utf8Path) -> Result<Utf8PathBuf> {
     Ok(dir.join("pre-commit"))
 }
 
-fn set_executable(path: &camino::Utf8Path) -> Result<()> {
+fn set_executable(path: &Utf8Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
     Ok(())

@@ -1,60 +1,62 @@
 //! `cargo xtask install [--build]`: put the last build's binaries on the dev container's PATH the
-//! way the fork does it (`KEEPBUNDLE=1 hack/make.sh install-binary`, every era has it; a plain copy
-//! of the daemon bundle otherwise), and restart a daemon the tool started on the new binaries.
+//! way the fork does it (`KEEPBUNDLE=1 hack/make.sh install-binary`; a plain copy of the daemon
+//! bundle where the fork has no such bundle), and restart a daemon the tool started on them.
 
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use clap::Args;
 
 use crate::container::DevContainer;
-use crate::dev::{runtime, Dev};
+use crate::context::{exit_code, Context};
+use crate::dev::Dev;
 use crate::exec::Output;
-use crate::{binary, daemon, docker, Global};
+use crate::{binary, daemon, docker, flags, handback, lock};
 
-#[derive(Args, Debug)]
-pub struct InstallArgs {
-    /// Run `cargo xtask binary` first
-    #[arg(long)]
-    pub build: bool,
-}
-
-pub fn run(global: &Global, args: &InstallArgs) -> Result<u8> {
-    let dev = Dev::open(global, true)?;
-    if !args.build {
-        ensure_built(&dev)?;
-    }
-    runtime()?.block_on(async {
-        let docker = docker::connect().await?;
-        let Some(ctr) = dev.up(&docker, false).await? else {
-            return Ok(130);
-        };
-        if args.build {
-            let (code, _) =
-                binary::build(&dev, &docker, &ctr, &["binary".to_string()], Output::Stream).await?;
-            if code != 0 {
-                return Ok(crate::exit_code(code));
+impl flags::Install {
+    pub async fn run(self, cx: &Context) -> Result<u8> {
+        let dev = Dev::open(cx, true)?;
+        if !self.build {
+            ensure_built(&dev)?;
+        }
+        let docker = docker::connect(cx.ui).await?;
+        let root = dev.fork.root.as_str();
+        let _lock = lock::acquire(cx.ui, &cx.cancel, root, lock::Kind::Work, "install").await?;
+        let ctr = dev.up(cx, &docker, false).await?;
+        if self.build {
+            let bundles = ["binary".to_string()];
+            let ran = binary::build(cx, &dev, &docker, &ctr, &bundles, Output::Stream).await?;
+            if ran.code != 0 {
+                return Ok(exit_code(ran.code));
             }
         }
-        let exec = dev.exec(&docker, &ctr);
+        let exec = dev.exec(cx, &docker, &ctr);
         // Stopped first: its binaries are replaced under it, as smoke does.
         let restart = daemon::running(&exec).await?;
         if restart {
             daemon::stop(&exec, Duration::from_secs(10)).await?;
         }
-        install(&dev, &docker, &ctr, Output::Stream).await?;
+        let t = std::time::Instant::now();
+        install(cx, &dev, &docker, &ctr, Output::Stream).await?;
+        cx.ui.step("Installed", "the last build", t.elapsed(), "");
         if restart {
-            daemon::start(&exec).await?;
-            if daemon::wait_ready(&exec, Duration::from_secs(30)).await? != daemon::Ready::Yes {
+            daemon::start(&exec, &daemon::command(&dev)).await?;
+            let ready = cx
+                .cancel
+                .run(daemon::wait_ready(&exec, Duration::from_secs(30)))
+                .await;
+            if !matches!(ready, Ok(Ok(daemon::Ready::Yes))) {
+                daemon::stop(&exec, Duration::from_secs(10)).await?;
+                ready??;
                 bail!(
                     "the restarted dockerd did not come up: see {}",
                     dev.fork.root.join(daemon::LOG)
                 );
             }
-            eprintln!("xtask: restarted the running dockerd on the new binaries");
+            cx.ui
+                .status("Restarted", "the running dockerd on the new binaries");
         }
         Ok(0)
-    })
+    }
 }
 
 /// The fork's daemon bundle dir holding `dockerd` (versioned or flat layout), relative to the root.
@@ -81,35 +83,30 @@ pub fn ensure_built(dev: &Dev) -> Result<()> {
 
 /// Install into the container's PATH; output as `out` says. Errors carry the captured output.
 pub async fn install(
+    cx: &Context,
     dev: &Dev,
     docker: &bollard::Docker,
     ctr: &DevContainer,
     out: Output,
 ) -> Result<()> {
-    let exec = dev.exec(docker, ctr);
-    let (code, output) = if dev.fork.accepts_bundle("install-binary") {
+    let exec = dev.exec(cx, docker, ctr);
+    let ran = if dev.fork.accepts_bundle("install-binary") {
         let cmd = ["env", "KEEPBUNDLE=1", "hack/make.sh", "install-binary"].map(String::from);
-        exec.run(&cmd, out).await?
+        dev.run_group(cx, docker, ctr, &cmd, out).await?
     } else {
         let Some(dir) = daemon_dir(dev) else {
             bail!("no dockerd built: run `cargo xtask binary`")
         };
-        let script = format!(
-            "for f in {dir}/*; do case \"$f\" in *.md5|*.sha256) ;; *) cp -fL \"$f\" /usr/local/bin/ || exit 1;; esac; done"
-        );
-        exec.script(&script, out).await?
+        exec.script("install_copy", &[&dir, "/usr/local/bin"], out)
+            .await?
     };
-    binary::give_back_bundles(&exec, &dev.fork).await?;
-    if code != 0 {
-        bail!("install failed (exit {code}){}", tail_of(&output, 15));
+    handback::give_back(&exec, &dev.fork).await?;
+    if ran.code != 0 {
+        bail!(
+            "install failed (exit {}){}",
+            ran.code,
+            crate::text::tail(&String::from_utf8_lossy(&ran.output), 15)
+        );
     }
     Ok(())
-}
-
-/// The last `n` lines of captured output, as an indented block (empty when nothing was captured).
-pub fn tail_of(output: &[u8], n: usize) -> String {
-    let text = String::from_utf8_lossy(output);
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = &lines[lines.len().saturating_sub(n)..];
-    tail.iter().map(|l| format!("\n  | {l}")).collect()
 }

@@ -1,80 +1,52 @@
 //! `cargo xtask`: the moby contributor loop as typed, checked subcommands.
 //!
-//! One binary, one module per task. The pure knowledge of what a fork is lives in `hack-compat`;
-//! this crate is the CLI and the effects: git on the host, the Docker Engine API, the terminal.
+//! One binary, one module per task. `flags` holds the command line; `main` parses it, builds the
+//! one runtime, the one signal owner and the context, and dispatches. The pure knowledge of what
+//! a fork is lives in `hack-compat`; this crate is the CLI and the effects: git on the host, the
+//! Docker Engine API, the terminal.
 
 mod adopt;
 mod binary;
 mod build_record;
+mod cancel;
 mod commit;
 mod config;
 mod container;
+mod context;
 mod daemon;
 mod dev;
 mod dev_spec;
+mod diagnose;
 mod docker;
 mod down;
 mod exec;
+mod flags;
 mod fork;
+mod handback;
 mod hooks;
 mod image;
+mod image_build;
 mod install;
+mod lock;
+mod profile;
+mod scripts;
 mod shell;
 mod smoke;
 mod summary;
 mod terminal;
+mod text;
+mod ui;
 
 use std::process::ExitCode;
 
-use camino::Utf8PathBuf;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use anyhow::{Context as _, Result};
+use clap::{CommandFactory, Parser};
+use serde_json::json;
 
-/// Drive a moby fork's dev container: build, install and smoke-test dockerd.
-#[derive(Parser, Debug)]
-#[command(name = "cargo xtask", version, disable_help_subcommand = true)]
-struct Cli {
-    #[command(flatten)]
-    global: Global,
-    #[command(subcommand)]
-    task: Option<Task>,
-}
-
-/// Options every task accepts, before or after the task name.
-#[derive(Args, Debug, Clone)]
-pub struct Global {
-    /// The moby checkout to work on [default: the workspace root]
-    #[arg(long, global = true, value_name = "PATH")]
-    pub fork: Option<Utf8PathBuf>,
-    /// Prebuilt dev image to use [default: $MOBY_XTASK_IMAGE, else `[image] ref` in .moby-xtask.toml, else the fork's own, built from its Dockerfile]
-    #[arg(long, global = true, value_name = "REF")]
-    pub image: Option<String>,
-    /// Commit to stamp as DOCKER_GITCOMMIT [default: $DOCKER_GITCOMMIT, else HEAD as the fork's hack/make.sh stamps it]
-    #[arg(long, global = true, value_name = "HASH")]
-    pub commit: Option<String>,
-}
-
-#[derive(Subcommand, Debug)]
-enum Task {
-    /// Open bash (or run `-- CMD…`) in the fork's dev container, like `make BIND_DIR=. shell`
-    Shell(shell::ShellArgs),
-    /// Build dockerd in the dev container, like `hack/make.sh binary`
-    Binary(binary::BinaryArgs),
-    /// Put the last build's binaries on the dev container's PATH, like `make install`
-    Install(install::InstallArgs),
-    /// Build if needed, install, start the new dockerd, check `docker version`, run a container
-    Smoke(smoke::SmokeArgs),
-    /// Install or remove a git pre-commit hook that runs `cargo xtask smoke`
-    Hooks {
-        #[command(subcommand)]
-        cmd: hooks::HooksCmd,
-    },
-    /// Build the dev image from the fork's Dockerfile if it changed, or get the prebuilt one
-    Image(image::ImageArgs),
-    /// Add /target/ to the fork's .gitignore and .dockerignore
-    Adopt,
-    /// Stop and remove the fork's dev container (named cache volumes stay)
-    Down,
-}
+use crate::cancel::{Cancel, Interrupted};
+use crate::context::Context;
+use crate::flags::{Cli, Task};
+use crate::ui::Ui;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -83,32 +55,83 @@ fn main() -> ExitCode {
         let _ = Cli::command().print_help();
         return ExitCode::SUCCESS;
     };
-    let result = match task {
-        Task::Shell(args) => shell::run(&cli.global, &args),
-        Task::Binary(args) => binary::run(&cli.global, &args),
-        Task::Install(args) => install::run(&cli.global, &args),
-        Task::Smoke(args) => smoke::run(&cli.global, &args),
-        Task::Hooks { cmd } => hooks::run(&cli.global, &cmd),
-        Task::Image(args) => image::run(&cli.global, &args),
-        Task::Adopt => adopt::run(&cli.global),
-        Task::Down => down::run(&cli.global),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
+    let ui = match Ui::new(&cli.output, task.name()) {
+        Ok(ui) => ui,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            Ui::plain().error(format!("{e:#}"));
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            ui.error(format!("{e:#}"));
+            return ExitCode::from(1);
+        }
+    };
+    let started = std::time::Instant::now();
+    let code = runtime.block_on(async {
+        let cancel = match Cancel::install() {
+            Ok(c) => c,
+            Err(e) => {
+                ui.error(format!("{e:#}"));
+                return 1;
+            }
+        };
+        let cx = Context {
+            ui,
+            cancel,
+            opts: cli.fork,
+        };
+        let result = dispatch(task, &cx).await;
+        finish(&cx, result)
+    });
+    ui.event(json!({"status": "finished", "exit_code": code,
+        "seconds": started.elapsed().as_secs_f64()}));
+    // A stdin pump (`shell`) may sit in a blocking read: do not wait for it.
+    runtime.shutdown_background();
+    ExitCode::from(code)
+}
+
+async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
+    match task {
+        Task::Shell(t) => t.run(cx).await,
+        Task::Binary(t) => t.run(cx).await,
+        Task::Install(t) => t.run(cx).await,
+        Task::Smoke(t) => t.run(cx).await,
+        Task::Hooks { cmd } => cmd.run(cx).await,
+        Task::Image(t) => t.run(cx).await,
+        Task::Adopt => Task::adopt(cx).await,
+        Task::Down => Task::down(cx).await,
+        Task::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "cargo-xtask", &mut std::io::stdout());
+            Ok(0)
         }
     }
 }
 
-/// A child's exit code as ours: 0–255 as is, anything else (unknown, -1) as 1.
-pub fn exit_code(code: i64) -> u8 {
-    u8::try_from(code).unwrap_or(1)
-}
-
-/// The workspace root: where `cargo xtask` was dropped in (the fork root, by default).
-pub fn project_root() -> Utf8PathBuf {
-    let manifest = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(Utf8PathBuf::from).unwrap_or(manifest)
+/// The exit code, after saying what went wrong: 128 + n for a signal, 1 for an error.
+fn finish(cx: &Context, result: Result<u8>) -> u8 {
+    let interrupted = match &result {
+        Err(e) => e.downcast_ref::<Interrupted>().copied(),
+        Ok(_) => cx.cancel.signal().map(Interrupted),
+    };
+    if let Some(Interrupted(sig)) = interrupted {
+        cx.ui.status("Interrupted", format!("by {}", sig.name()));
+        cx.ui
+            .event(json!({"status": "interrupted", "signal": sig.name()}));
+        return sig.exit_code();
+    }
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            cx.ui.error(format!("{e:#}"));
+            1
+        }
+    }
 }

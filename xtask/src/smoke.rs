@@ -1,165 +1,198 @@
 //! `cargo xtask smoke`: build if the sources changed, install, start the new dockerd in the dev
 //! container, check that `docker version` reports the version and commit just stamped, import a
-//! one-file image and `docker run` it in the nested daemon, stop it and clean its data. One line
-//! per step with its time, and a verdict. On failure the daemon log stays in `bundles/`.
+//! one-file image and `docker run` it in the nested daemon, stop it and clean its data. One
+//! result line per step with its time, and a verdict. On failure the daemon log stays in
+//! `bundles/`; on a signal everything this run started is stopped before it exits.
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use bollard::Docker;
-use clap::Args;
+use serde_json::json;
 
 use crate::build_record;
+use crate::cancel::Interrupted;
 use crate::container::DevContainer;
-use crate::dev::{runtime, Dev};
+use crate::context::Context;
+use crate::dev::Dev;
 use crate::exec::Output;
-use crate::install::{self, tail_of};
-use crate::{binary, daemon, docker, Global};
-
-#[derive(Args, Debug)]
-pub struct SmokeArgs {
-    /// Do not build, even when the sources changed since the last build
-    #[arg(long)]
-    pub no_build: bool,
-    /// Leave the daemon running (use it with `cargo xtask shell`)
-    #[arg(long)]
-    pub keep_running: bool,
-    /// Seconds to wait for the daemon to answer
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
-    pub timeout: u64,
-}
+use crate::text::tail;
+use crate::{binary, daemon, docker, flags, handback, install, lock};
 
 /// A failed step: its name and what went wrong (with any output worth showing).
 struct Failure {
     step: &'static str,
-    why: String,
+    why: anyhow::Error,
 }
 
 fn fail<T>(step: &'static str, why: impl Into<String>) -> std::result::Result<T, Failure> {
     Err(Failure {
         step,
-        why: why.into(),
+        why: anyhow!(why.into()),
     })
 }
 
-pub fn run(global: &Global, args: &SmokeArgs) -> Result<u8> {
-    let dev = Dev::open(global, true)?;
-    let rt = runtime()?;
-    rt.block_on(async {
-        let docker = docker::connect().await?;
-        let Some(ctr) = dev.up(&docker, false).await? else { return Ok(130) };
-        let exec = dev.exec(&docker, &ctr);
+fn at(step: &'static str) -> impl Fn(anyhow::Error) -> Failure {
+    move |why| Failure { step, why }
+}
+
+impl flags::Smoke {
+    pub async fn run(self, cx: &Context) -> Result<u8> {
+        let dev = Dev::open(cx, true)?;
+        let docker = docker::connect(cx.ui).await?;
+        let root = dev.fork.root.as_str();
+        let _lock = lock::acquire(cx.ui, &cx.cancel, root, lock::Kind::Work, "smoke").await?;
+        let ctr = dev.up(cx, &docker, false).await?;
+        let exec = dev.exec(cx, &docker, &ctr);
         let started = Instant::now();
-        let outcome = tokio::select! {
-            r = steps(&dev, &docker, &ctr, args) => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+        let outcome = steps(cx, &dev, &docker, &ctr, &self).await;
+        let interrupted = match &outcome {
+            Err(f) => f.why.downcast_ref::<Interrupted>().copied(),
+            Ok(()) => cx.cancel.signal().map(Interrupted),
         };
-        let keep = args.keep_running && matches!(outcome, Some(Ok(())));
+        let keep = self.keep_running && outcome.is_ok() && interrupted.is_none();
         if !keep {
-            exec.interrupt().await;
             let t = Instant::now();
-            let killed = daemon::stop(&exec, Duration::from_secs(10)).await?;
+            let bound = Duration::from_secs(if cx.cancel.hurry() { 1 } else { 10 });
+            let killed = daemon::stop(&exec, bound).await?;
             daemon::clean(&exec).await?;
-            let note = if killed { "  (SIGKILL after 10 s)" } else { "" };
-            line("stop + clean", t.elapsed(), note);
+            let note = if killed { "SIGKILL after 10 s" } else { "" };
+            line(cx, "stop + clean", t.elapsed(), note);
         }
-        binary::give_back_bundles(&exec, &dev.fork).await?;
+        handback::give_back(&exec, &dev.fork).await?;
         let log = dev.fork.root.join(daemon::LOG);
+        if let Some(int) = interrupted {
+            return Err(int.into());
+        }
         match outcome {
-            None => {
-                eprintln!("smoke: interrupted");
-                Ok(130)
-            }
-            Some(Ok(())) => {
+            Ok(()) => {
                 if keep {
-                    println!("smoke: dockerd left running in the dev container: `cargo xtask shell -- docker version`");
+                    cx.ui.result("smoke: dockerd left running in the dev container: `cargo xtask shell -- docker version`");
                 } else {
                     let _ = std::fs::remove_file(&log);
+                    if let Some(dir) = log.parent() {
+                        let _ = std::fs::remove_dir(dir);
+                    }
                 }
-                println!("smoke: PASS in {:.1} s (dockerd {}, commit {})", started.elapsed().as_secs_f64(), dev.version(), dev.commit());
+                let secs = started.elapsed().as_secs_f64();
+                cx.ui.result(format!(
+                    "smoke: PASS in {secs:.1} s (dockerd {}, commit {})",
+                    dev.version(),
+                    dev.commit()
+                ));
+                cx.ui.event(json!({"status": "pass", "seconds": secs,
+                    "version": dev.version(), "commit": dev.commit()}));
                 Ok(0)
             }
-            Some(Err(f)) => {
-                println!("smoke: FAIL at {}: {}", f.step, f.why);
+            Err(f) => {
+                cx.ui
+                    .result(format!("smoke: FAIL at {}: {:#}", f.step, f.why));
+                cx.ui.event(
+                    json!({"status": "fail", "step": f.step, "message": format!("{:#}", f.why)}),
+                );
                 // The log is this run's only once the daemon was started.
                 let started_daemon = matches!(f.step, "start" | "version" | "run");
-                if let Some(text) = started_daemon.then(|| std::fs::read_to_string(&log).ok()).flatten() {
+                if let Some(text) = started_daemon
+                    .then(|| std::fs::read_to_string(&log).ok())
+                    .flatten()
+                {
                     if let Some(e) = daemon_error_line(&text) {
-                        println!("smoke: dockerd said: {e}");
+                        cx.ui.result(format!("smoke: dockerd said: {e}"));
                     }
-                    println!("smoke: last lines of the daemon log:{}", tail_of(text.as_bytes(), 10));
-                    println!("smoke: daemon log kept at {log}");
+                    cx.ui.result(format!(
+                        "smoke: last lines of the daemon log:{}",
+                        tail(&text, 10)
+                    ));
+                    cx.ui.result(format!("smoke: daemon log kept at {log}"));
                 }
                 Ok(1)
             }
         }
-    })
+    }
 }
 
-fn line(step: &str, took: Duration, detail: &str) {
-    println!("smoke: {step:<16} {:>6.2} s{detail}", took.as_secs_f64());
+fn line(cx: &Context, step: &str, took: Duration, detail: &str) {
+    let secs = took.as_secs_f64();
+    let detail_txt = if detail.is_empty() {
+        String::new()
+    } else {
+        format!("  ({detail})")
+    };
+    cx.ui
+        .result(format!("smoke: {step:<16} {secs:>6.2} s{detail_txt}"));
+    cx.ui
+        .event(json!({"step": step, "status": "ok", "seconds": secs, "detail": detail}));
 }
 
 async fn steps(
+    cx: &Context,
     dev: &Dev,
     docker: &Docker,
     ctr: &DevContainer,
-    args: &SmokeArgs,
+    args: &flags::Smoke,
 ) -> std::result::Result<(), Failure> {
-    let exec = dev.exec(docker, ctr);
-    let err = |step| {
-        move |e: anyhow::Error| Failure {
-            step,
-            why: format!("{e:#}"),
-        }
-    };
+    let exec = dev.exec(cx, docker, ctr);
+    let check = |step| cx.cancel.check().map_err(|i| at(step)(i.into()));
 
     let t = Instant::now();
-    let stale = build_record::stale_because(&dev.fork, dev.commit());
+    let stale = build_record::stale_because(&dev.fork, dev.commit(), &ctr.image_id);
+    let built = build_record::read(&dev.fork).is_some() && install::daemon_dir(dev).is_some();
     match (&stale, args.no_build) {
         (Some(why), false) => {
-            let (code, output) =
-                binary::build(dev, docker, ctr, &["binary".to_string()], Output::Capture)
-                    .await
-                    .map_err(err("build"))?;
-            if code != 0 {
+            let bundles = ["binary".to_string()];
+            let ran = binary::build(cx, dev, docker, ctr, &bundles, Output::Capture)
+                .await
+                .map_err(at("build"))?;
+            if ran.code != 0 {
+                let out = String::from_utf8_lossy(&ran.output);
                 return fail(
                     "build",
-                    format!("hack/make.sh binary exited {code}{}", tail_of(&output, 30)),
+                    format!("hack/make.sh binary exited {}{}", ran.code, tail(&out, 30)),
                 );
             }
-            line("build", t.elapsed(), &format!("  ({why})"));
+            line(cx, "build", t.elapsed(), why);
         }
-        (Some(why), true)
-            if build_record::read(&dev.fork).is_none() || install::daemon_dir(dev).is_none() =>
-        {
+        (Some(why), true) if !built => {
             return fail(
                 "build",
                 format!("--no-build, but {why}: run `cargo xtask binary`"),
             );
         }
-        _ => line("build", t.elapsed(), "  (up to date, skipped)"),
+        (Some(why), true) => line(
+            cx,
+            "build",
+            t.elapsed(),
+            &format!("--no-build: testing the last build, although {why}"),
+        ),
+        (None, _) => line(cx, "build", t.elapsed(), "up to date, skipped"),
     }
+    check("build")?;
     // The version and commit to expect are those of the build being installed.
     let expected = build_record::read(&dev.fork).map(|(r, _)| r);
 
     let t = Instant::now();
     daemon::stop(&exec, Duration::from_secs(10))
         .await
-        .map_err(err("install"))?;
-    install::install(dev, docker, ctr, Output::Capture)
+        .map_err(at("install"))?;
+    install::install(cx, dev, docker, ctr, Output::Capture)
         .await
-        .map_err(err("install"))?;
-    line("install", t.elapsed(), "");
+        .map_err(at("install"))?;
+    line(cx, "install", t.elapsed(), "");
+    check("install")?;
 
     let t = Instant::now();
-    daemon::clean(&exec).await.map_err(err("start"))?;
-    daemon::start(&exec).await.map_err(err("start"))?;
-    match daemon::wait_ready(&exec, Duration::from_secs(args.timeout))
+    daemon::clean(&exec).await.map_err(at("start"))?;
+    daemon::start(&exec, &daemon::command(dev))
         .await
-        .map_err(err("start"))?
-    {
-        daemon::Ready::Yes => line("start dockerd", t.elapsed(), ""),
+        .map_err(at("start"))?;
+    let wait = daemon::wait_ready(&exec, Duration::from_secs(args.timeout));
+    let ready = cx
+        .cancel
+        .run(wait)
+        .await
+        .map_err(|i| at("start")(i.into()))?;
+    match ready.map_err(at("start"))? {
+        daemon::Ready::Yes => line(cx, "start dockerd", t.elapsed(), ""),
         daemon::Ready::Died => return fail("start", "dockerd exited before it answered"),
         daemon::Ready::TimedOut => {
             return fail(
@@ -168,17 +201,15 @@ async fn steps(
             )
         }
     }
+    check("start")?;
 
     let t = Instant::now();
-    let (code, out) = exec
-        .script(
-            "docker version --format '{{.Server.Version}}|{{.Server.GitCommit}}'",
-            Output::Capture,
-        )
+    let ran = exec
+        .script("daemon_version", &[], Output::Capture)
         .await
-        .map_err(err("version"))?;
-    let out = String::from_utf8_lossy(&out).trim().to_string();
-    if code != 0 {
+        .map_err(at("version"))?;
+    let out = ran.text();
+    if ran.code != 0 {
         return fail("version", format!("docker version failed: {out}"));
     }
     let (version, commit) = out.split_once('|').unwrap_or((out.as_str(), ""));
@@ -193,38 +224,24 @@ async fn steps(
             );
         }
     }
-    line(
-        "docker version",
-        t.elapsed(),
-        &format!("  (server {version}, commit {commit})"),
-    );
+    let detail = format!("server {version}, commit {commit}");
+    line(cx, "docker version", t.elapsed(), &detail);
+    check("version")?;
 
     let t = Instant::now();
-    let (code, out) = exec
-        .script(RUN_IMAGE, Output::Capture)
-        .await
-        .map_err(err("run"))?;
-    if code != 0 {
+    let run = exec.script("smoke_run", &[], Output::Capture);
+    let ran = cx.cancel.run(run).await.map_err(|i| at("run")(i.into()))?;
+    let ran = ran.map_err(at("run"))?;
+    if ran.code != 0 {
+        let out = String::from_utf8_lossy(&ran.output);
         return fail(
             "run",
-            format!("docker run in the new daemon failed{}", tail_of(&out, 10)),
+            format!("docker run in the new daemon failed{}", tail(&out, 10)),
         );
     }
-    line(
-        "import + run",
-        t.elapsed(),
-        &format!("  ({})", String::from_utf8_lossy(&out).trim()),
-    );
+    line(cx, "import + run", t.elapsed(), &ran.text());
     Ok(())
 }
-
-/// A registry-free one-file image (the static docker-init/tini) imported and run in the nested daemon.
-const RUN_IMAGE: &str = r#"set -e
-b=$(command -v docker-init || command -v tini-static || command -v tini) || { echo "no static docker-init/tini in the dev image"; exit 1; }
-d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
-cp -L "$b" "$d/smoke"
-tar -C "$d" -c smoke | docker import - moby-xtask-smoke:latest >/dev/null
-docker run --rm moby-xtask-smoke:latest /smoke --version"#;
 
 /// The daemon's own complaint: the last fatal/error line, or a CLI flag error.
 fn daemon_error_line(log: &str) -> Option<&str> {
@@ -235,4 +252,16 @@ fn daemon_error_line(log: &str) -> Option<&str> {
             || l.starts_with("Error")
             || l.contains("level=error")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::daemon_error_line;
+
+    #[test]
+    fn finds_the_daemons_complaint() {
+        let log = "time=1 level=debug msg=a\nunknown flag: --no-such-flag\nSee 'dockerd --help'.\n";
+        assert_eq!(daemon_error_line(log), Some("unknown flag: --no-such-flag"));
+        assert_eq!(daemon_error_line("level=info msg=ok\n"), None);
+    }
 }

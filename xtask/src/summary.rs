@@ -1,11 +1,16 @@
 //! After a build: each artifact, its size, its checksum verified where the era writes them.
+//! Hashing ~60 MB binaries takes a moment: a signal stops it between files.
 
 use std::io::Read;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use hack_compat::Fork;
+use serde_json::json;
 use sha2::{Digest, Sha256};
+
+use crate::cancel::Cancel;
+use crate::ui::Ui;
 
 #[derive(Debug)]
 pub struct Artifact {
@@ -28,7 +33,12 @@ pub enum Checksum {
 }
 
 /// The artifacts under the output directories of `bundles` (relative paths from the fork root).
-pub fn collect(fork: &Fork, bundles: &[String], version: &str) -> Result<Vec<Artifact>> {
+pub fn collect(
+    fork: &Fork,
+    bundles: &[String],
+    version: &str,
+    cancel: &Cancel,
+) -> Result<Vec<Artifact>> {
     let mut out = Vec::new();
     for bundle in bundles {
         for o in fork.bundle_outputs(bundle, version) {
@@ -46,6 +56,7 @@ pub fn collect(fork: &Fork, bundles: &[String], version: &str) -> Result<Vec<Art
                 .collect();
             names.sort();
             for name in names {
+                cancel.check()?;
                 out.push(artifact(fork, &dir, &o.dir.join(&name))?);
             }
         }
@@ -110,23 +121,30 @@ pub fn sha256_file(path: &Utf8Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hex(&hasher.finalize()))
+    Ok(crate::text::hex(&hasher.finalize()))
 }
 
-/// Lower-case hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn print(artifacts: &[Artifact], version: &str, commit: &str) -> bool {
+/// The artifacts as result lines (stdout) and, with `--json`, one event each. False when a
+/// checksum is missing or wrong.
+pub fn print(ui: Ui, artifacts: &[Artifact], version: &str, commit: &str) -> bool {
     let mut ok = true;
-    println!(
-        "xtask: built {} artifact(s), version {version}, commit {commit}",
+    ui.result(format!(
+        "built {} artifact(s), version {version}, commit {commit}",
         artifacts.len()
-    );
+    ));
     for a in artifacts {
+        let (checksum, sha) = match &a.checksum {
+            Checksum::NotWritten => ("not written", None),
+            Checksum::Verified => ("verified", None),
+            Checksum::Missing => ("missing", None),
+            Checksum::Mismatch { actual, .. } => ("mismatch", Some(actual.as_str())),
+        };
+        ui.event(json!({
+            "artifact": a.path.as_str(), "size": a.size, "link": a.link_target,
+            "checksum": checksum, "sha256": sha,
+        }));
         if let Some(t) = &a.link_target {
-            println!("  {} -> {t}", a.path);
+            ui.result(format!("  {} -> {t}", a.path));
             continue;
         }
         let check = match &a.checksum {
@@ -141,8 +159,12 @@ pub fn print(artifacts: &[Artifact], version: &str, commit: &str) -> bool {
                 format!("  sha256 MISMATCH (file says {expected}, content is {actual})")
             }
         };
-        println!("  {}  {}{check}", a.path, human(a.size));
+        ui.result(format!("  {}  {}{check}", a.path, human(a.size)));
     }
+    ui.event(
+        json!({"step": "summary", "status": if ok { "ok" } else { "failed" },
+        "version": version, "commit": commit, "artifacts": artifacts.len()}),
+    );
     ok
 }
 
@@ -153,5 +175,40 @@ fn human(bytes: u64) -> String {
         format!("{:.1} KiB", bytes as f64 / 1024.0)
     } else {
         format!("{bytes} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifies_sha256_files_as_sha256sum_writes_them() {
+        let dir = camino::Utf8PathBuf::from_path_buf(std::env::temp_dir())
+            .unwrap()
+            .join(format!("xtask-summary-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("dockerd-dev"), b"hello\n").unwrap();
+        let good = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+        std::fs::write(
+            dir.join("dockerd-dev.sha256"),
+            format!("{good}  dockerd-dev\n"),
+        )
+        .unwrap();
+        assert_eq!(verify(&dir, "dockerd-dev").unwrap(), Checksum::Verified);
+        std::fs::write(
+            dir.join("dockerd-dev.sha256"),
+            format!("{}  dockerd-dev\n", "0".repeat(64)),
+        )
+        .unwrap();
+        assert!(
+            matches!(verify(&dir, "dockerd-dev").unwrap(), Checksum::Mismatch { actual, .. } if actual == good)
+        );
+        std::fs::remove_file(dir.join("dockerd-dev.sha256")).unwrap();
+        assert_eq!(verify(&dir, "dockerd-dev").unwrap(), Checksum::Missing);
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(3 << 20), "3.0 MiB");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,0 +1,169 @@
+//! The command line as plain types: what each task takes. Each task module adds
+//! `impl flags::Task { async fn run(self, cx: &Context) }`; `main` parses and dispatches.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Drive a moby fork's dev container: build, install and smoke-test dockerd.
+#[derive(Parser, Debug)]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    version,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub output: OutputOpts,
+    #[command(flatten)]
+    pub fork: ForkOpts,
+    #[command(subcommand)]
+    pub task: Option<Task>,
+}
+
+/// How the tool speaks, like cargo: before or after the task.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Output options")]
+pub struct OutputOpts {
+    /// Only errors and results [env: CARGO_TERM_QUIET]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also each Engine API call and its time [env: CARGO_TERM_VERBOSE]
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Colour: auto (on a terminal, unless NO_COLOR), always, never [env: CARGO_TERM_COLOR]
+    #[arg(long, global = true, value_name = "WHEN")]
+    pub color: Option<ColorChoice>,
+    /// One JSON object per stdout line for every step and result; human text on stderr
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Which fork, which image, which commit: before or after the task.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Fork options")]
+pub struct ForkOpts {
+    /// The moby checkout (any directory inside it) [default: the workspace root]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub fork: Option<Utf8PathBuf>,
+    /// Prebuilt dev image [default: $MOBY_XTASK_IMAGE, else `[image] ref` in .moby-xtask.toml, else the fork's own]
+    #[arg(long, global = true, value_name = "REF")]
+    pub image: Option<String>,
+    /// Commit to stamp as DOCKER_GITCOMMIT [default: $DOCKER_GITCOMMIT, else HEAD as the fork's hack/make.sh stamps it]
+    #[arg(long, global = true, value_name = "HASH")]
+    pub commit: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Task {
+    /// Open bash (or run `-- CMD…`) in the fork's dev container, like `make BIND_DIR=. shell`
+    Shell(Shell),
+    /// Build dockerd in the dev container, like `hack/make.sh binary`
+    Binary(Binary),
+    /// Put the last build's binaries on the dev container's PATH, like `make install`
+    Install(Install),
+    /// Build if needed, install, start the new dockerd, check `docker version`, run a container
+    Smoke(Smoke),
+    /// Install or remove a git pre-commit hook that runs `cargo xtask smoke`
+    Hooks {
+        #[command(subcommand)]
+        cmd: Hooks,
+    },
+    /// Build the dev image from the fork's Dockerfile if it changed, or get the prebuilt one
+    Image(Image),
+    /// Keep cargo's target/ out of `git status` (.git/info/exclude), touching no tracked file
+    Adopt,
+    /// Stop and remove the fork's dev container (named cache volumes stay)
+    Down,
+    /// Print a shell completion script: `cargo xtask completions bash > ~/.local/share/bash-completion/completions/cargo-xtask`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Task {
+    /// The name in `--json` events.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Task::Shell(_) => "shell",
+            Task::Binary(_) => "binary",
+            Task::Install(_) => "install",
+            Task::Smoke(_) => "smoke",
+            Task::Hooks { .. } => "hooks",
+            Task::Image(_) => "image",
+            Task::Adopt => "adopt",
+            Task::Down => "down",
+            Task::Completions { .. } => "completions",
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct Shell {
+    /// Use a one-shot container, removed on exit, instead of the fork's reusable dev container
+    #[arg(long)]
+    pub rm: bool,
+    /// The command to run instead of bash
+    #[arg(last = true, value_name = "CMD")]
+    pub cmd: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct Binary {
+    /// Bundles to make [default: binary]; checked against the fork's hack/make/
+    #[arg(value_name = "BUNDLE")]
+    pub bundles: Vec<String>,
+    /// Print the equivalent `docker run …` line and run nothing (needs no daemon)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Use a one-shot container, removed afterwards, instead of the fork's reusable dev container
+    #[arg(long)]
+    pub rm: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct Install {
+    /// Run `cargo xtask binary` first
+    #[arg(long)]
+    pub build: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct Smoke {
+    /// Do not build, even when the sources changed since the last build
+    #[arg(long)]
+    pub no_build: bool,
+    /// Leave the daemon running (use it with `cargo xtask shell`)
+    #[arg(long)]
+    pub keep_running: bool,
+    /// Seconds to wait for the daemon to answer
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Hooks {
+    /// Write the git pre-commit hook that runs `cargo xtask smoke` on the fork being committed to
+    Install {
+        /// Replace a pre-commit hook that this tool did not write (a backup is kept)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove the pre-commit hook, if this tool wrote it
+    Uninstall,
+}
+
+#[derive(Args, Debug)]
+pub struct Image {
+    /// Build even when the image is current
+    #[arg(long)]
+    pub rebuild: bool,
+}

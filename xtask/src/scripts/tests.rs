@@ -1,0 +1,195 @@
+//! The library under dash, on the host: every real moby dev image's `/bin/sh` is dash, and a
+//! bashism there (`kill --`) once left a Ctrl-C'd build running.
+
+use std::os::unix::fs::MetadataExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::LIBRARY;
+
+fn dash() -> Option<Command> {
+    if Command::new("dash").arg("-c").arg("true").status().is_err() {
+        println!("skipped: dash is not installed (apt-get install dash)");
+        return None;
+    }
+    let mut c = Command::new("dash");
+    c.arg("-c").arg(LIBRARY).arg("sh");
+    Some(c)
+}
+
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("xtask-scripts-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Live (not zombie) processes whose process group is `pgid`.
+fn live_members(pgid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp …: comm may hold spaces, so split after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() > 2 && f[2] == pgid.to_string() && f[0] != "Z" {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn parses_under_dash() {
+    let Some(_) = dash() else { return };
+    let out = Command::new("dash")
+        .arg("-n")
+        .arg("-c")
+        .arg(LIBRARY)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn group_stop_ends_the_whole_group_under_dash() {
+    let Some(mut run) = dash() else { return };
+    let dir = scratch("group");
+    let pf = dir.join("pid");
+    // A leader that ignores SIGTERM's default path for a while and two children, as `go build` has.
+    let mut child = run
+        .arg("group_run")
+        .arg(&pf)
+        .args(["sh", "-c", "sleep 60 & sleep 60 & wait"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let pgid = loop {
+        if let Some(p) = std::fs::read_to_string(&pf)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        {
+            if live_members(p).len() >= 3 {
+                break p;
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "group never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stop = dash().unwrap();
+    let out = stop.arg("group_stop").arg(&pf).arg("20").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = child.wait();
+    assert!(
+        live_members(pgid).is_empty(),
+        "group {pgid} still has {:?}",
+        live_members(pgid)
+    );
+    assert!(!pf.exists(), "pidfile left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn group_run_passes_the_exit_code_and_stdin() {
+    let Some(mut run) = dash() else { return };
+    let dir = scratch("rc");
+    let out = run
+        .arg("group_run")
+        .arg(dir.join("pid"))
+        .args(["sh", "-c", "read l; echo got $l; exit 7"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(b"hello\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "got hello");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn install_copy_skips_checksums_and_follows_links() {
+    let Some(mut run) = dash() else { return };
+    let dir = scratch("install");
+    let (src, dest) = (dir.join("src"), dir.join("dest"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::write(src.join("dockerd-dev"), "bin").unwrap();
+    std::fs::write(src.join("dockerd-dev.sha256"), "x").unwrap();
+    std::fs::write(src.join("dockerd-dev.md5"), "x").unwrap();
+    std::os::unix::fs::symlink("dockerd-dev", src.join("dockerd")).unwrap();
+    let out = run
+        .arg("install_copy")
+        .arg(&src)
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["dockerd", "dockerd-dev"]);
+    assert!(!std::fs::symlink_metadata(dest.join("dockerd"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn give_back_hands_root_files_to_the_owner() {
+    let Some(mut run) = dash() else { return };
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: give_back needs root to create root-owned files");
+        return;
+    }
+    let dir = scratch("giveback");
+    for d in ["bundles/binary-daemon", "dockerversion", ".git/objects"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    std::fs::write(dir.join("bundles/binary-daemon/dockerd"), "x").unwrap();
+    std::fs::write(dir.join("dockerversion/version_autogen.go"), "x").unwrap();
+    std::fs::write(dir.join(".git/objects/keep"), "x").unwrap();
+    let out = run
+        .current_dir(&dir)
+        .args(["give_back", "1000", "1000"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uid = |p: &str| std::fs::symlink_metadata(dir.join(p)).unwrap().uid();
+    assert_eq!(uid("bundles/binary-daemon/dockerd"), 1000);
+    assert_eq!(uid("dockerversion/version_autogen.go"), 1000);
+    // .git is the user's business, never touched.
+    assert_eq!(uid(".git/objects/keep"), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

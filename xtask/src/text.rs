@@ -1,0 +1,29 @@
+//! Small text helpers shared by the tasks: indented blocks of captured output, lower-case hex.
+
+/// `text`'s last `n` lines as an indented block (`\n  | …`), empty when there is nothing.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    indent(&lines[lines.len().saturating_sub(n)..].join("\n"))
+}
+
+/// Every line of `text` as `\n  | line`.
+pub fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("\n  | {l}")).collect()
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails_and_hex() {
+        assert_eq!(tail("a\nb\nc", 2), "\n  | b\n  | c");
+        assert_eq!(tail("", 5), "");
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
+}
