@@ -25,22 +25,40 @@ pub fn cache_dir() -> Utf8PathBuf {
     Utf8PathBuf::from(home).join(".cache/moby-xtask-tests")
 }
 
-/// The `xtask` binary, built once per test process (`cargo build -p xtask`), run as a user would.
+/// The `xtask` binary, built once per test process (`cargo build -p xtask`) into the target
+/// directory this test runs from (so `cargo test --target-dir X` and `CARGO_TARGET_DIR` work),
+/// and run as a user would.
 pub fn xtask_bin() -> &'static Utf8Path {
     static BIN: OnceLock<Utf8PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--package", "xtask"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("cannot run cargo build -p xtask");
-        assert!(status.success(), "cargo build -p xtask failed");
-        // target/debug/deps/<test> -> target/debug/xtask
+        // <target-dir>/<profile>/deps/<test>: the profile dir holds the binary.
         let exe = std::env::current_exe().expect("current exe");
-        let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-        Utf8PathBuf::from_path_buf(dir.join("xtask")).expect("utf-8 target dir")
+        let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
+        let target_dir = profile_dir.parent().expect("target dir");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .args(["build", "--quiet", "--package", "xtask", "--target-dir"])
+            .arg(target_dir)
+            .current_dir(workspace_root());
+        if profile_dir.file_name().is_some_and(|p| p == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cannot run cargo build -p xtask");
+        assert!(status.success(), "cargo build -p xtask failed");
+        Utf8PathBuf::from_path_buf(profile_dir.join("xtask")).expect("utf-8 target dir")
     })
+}
+
+/// Say that a test was skipped, and why, where `cargo test` shows it (not captured), and on
+/// the test's line of the summary: `skipped: <test>: <reason>`.
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("test")
+        .to_string();
+    let _ = writeln!(std::io::stderr(), "skipped: {name}: {reason}");
 }
 
 /// Run xtask with `args`, the given env changes, and no inherited DOCKER_GITCOMMIT/DOCKER_HOST
@@ -188,7 +206,7 @@ pub fn copy_tree(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
 /// (`MOBY_XTASK_SKIP_E2E=1`), an error naming what is missing otherwise.
 pub fn e2e_enabled() -> Result<bool> {
     if std::env::var("MOBY_XTASK_SKIP_E2E").is_ok_and(|v| v == "1") {
-        eprintln!("MOBY_XTASK_SKIP_E2E=1: end-to-end test skipped");
+        skipped("MOBY_XTASK_SKIP_E2E=1");
         return Ok(false);
     }
     let uid = Command::new("id").arg("-u").output().context("id -u")?;
