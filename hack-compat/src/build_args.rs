@@ -2,7 +2,8 @@
 //! variables spliced in as they are), and the host variables it turns into a mount or a published
 //! port of the dev container (`DOCKER_CLI_PATH`, `DOCKER_PORT`, `DELVE_PORT`, …).
 
-use crate::make_model::{if_call, top_level_refs, MakeCond, Makefile, Op};
+use crate::make_expr::{if_call, top_level_refs};
+use crate::make_model::{MakeCond, Makefile, Op};
 
 /// One `--build-arg` of the dev image build.
 #[derive(Debug, Clone, PartialEq, Eq)]

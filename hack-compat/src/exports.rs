@@ -2,7 +2,8 @@
 //! through `DOCKER_ENVS` (e.g. 17.04's `DOCKER_INCREMENTAL_BINARY := …,1`, without which its
 //! `hack/make.sh` builds with `go build -a`). Read from the Makefile's text, not from a table.
 
-use crate::make_model::{if_call, MakeCond, Makefile, Op};
+use crate::make_expr::if_call;
+use crate::make_model::{MakeCond, Makefile, Op};
 use crate::CommitForm;
 
 /// One `export NAME` of the Makefile and what value it gives `NAME`.

@@ -17,6 +17,7 @@ pub mod dockerfile;
 mod era;
 mod error;
 mod exports;
+mod make_expr;
 mod make_model;
 mod make_sh;
 mod makefile;
