@@ -8,7 +8,7 @@ use crate::Era;
 pub enum DataRootFlag {
     /// `--data-root` (17.05 on).
     DataRoot,
-    /// `--graph` / `-g` (17.04 and earlier; removed in 23.0).
+    /// `--graph` / `-g` (17.04 and earlier; hidden from 17.05, removed in 24.0).
     Graph,
 }
 
