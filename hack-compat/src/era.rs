@@ -1,4 +1,4 @@
-//! The era of a checkout (E1…E8, MOBY-ERAS.md §1), from the signals of §9.1, newest first.
+//! The era of a checkout (E1…E8, see `docs/eras.md`), from marker files and strings, newest first.
 
 use crate::Files;
 use std::fmt;

@@ -3,23 +3,35 @@
 //! [`Fork::open`] reads the Makefile, `hack/make.sh`, `hack/make/` and a few marker files and
 //! answers the questions a tool needs to drive the fork like its own `make` would: the era, the
 //! source path inside the dev container, the env pass-through allowlist, the Go cache volumes,
-//! the accepted bundles, where `binary` output lands and how the commit is stamped.
+//! the accepted bundles, where `binary` output lands, how the commit is stamped, what the Makefile
+//! computes and exports, what it adds to the dev image build and the dev container, and how the
+//! fork starts and installs its daemon.
 //!
-//! This crate is pure: no Docker, no async, no process spawning. See `../shared/MOBY-ERAS.md`.
+//! This crate is pure: no Docker, no async, no process spawning. The workspace's `docs/eras.md`
+//! describes what each era of moby looks like and which of its files these facts come from.
 
+mod build_args;
 mod bundles;
+mod daemon;
 pub mod dockerfile;
 mod era;
 mod error;
+mod exports;
+mod make_expr;
+mod make_model;
 mod make_sh;
 mod makefile;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+pub use build_args::{BuildArg, BuildArgValue, EnvMount, EnvPort, ImageBuild};
 pub use bundles::{BinaryLayout, BundleOutput};
+pub use daemon::{DaemonFlags, DataRootFlag, InstallDir, NON_BUILD_DIRS};
 pub use era::Era;
 pub use error::Error;
-pub use make_sh::CommitForm;
+pub use exports::{ExportValue, MakeExport};
+pub use make_model::MakeCond;
+pub use make_sh::{Checksum, CommitForm};
 pub use makefile::CacheMount;
 
 /// A moby checkout, as far as its own files say.
@@ -34,11 +46,32 @@ pub struct Fork {
     pub env_allowlist: Vec<String>,
     /// Named volumes the Makefile mounts for Go build caches in this era.
     pub go_caches: Vec<CacheMount>,
+    /// The variable that gates `go_caches` (`DOCKER_INCREMENTAL_BINARY` for E1–E3's
+    /// `PKGCACHE_MAP`): mount them only when its effective value (host, else the Makefile's
+    /// export default, see `exports`) is non-empty. `None`: always mounted.
+    pub go_caches_when: Option<String>,
+    /// Variables the Makefile `export`s (and so hands to the container when `env_allowlist`
+    /// names them), with the value it gives them.
+    pub exports: Vec<MakeExport>,
+    /// `--build-arg`s and host-spliced variables of the Makefile's dev image build.
+    pub image_build: ImageBuild,
+    /// Host variables the Makefile turns into a bind mount of their dirname (`DOCKER_CLI_PATH`
+    /// → `/usr/local/cli`).
+    pub env_mounts: Vec<EnvMount>,
+    /// Host variables the Makefile publishes with `-p "$VAR"` (`DOCKER_PORT`, `DELVE_PORT`).
+    pub env_ports: Vec<EnvPort>,
+    /// How `hack/make/run` starts the nested daemon, and its data-root flag.
+    pub daemon: DaemonFlags,
+    /// Where `hack/make.sh install-binary` copies the binaries.
+    pub install_dir: InstallDir,
     /// Bundle names `hack/make.sh` accepts (the scripts in `hack/make/`, without dot-files).
     pub bundles: Vec<String>,
     /// Versioned (`bundles/<VERSION>/…`, E1/E2) or flat (`bundles/…`) output.
     pub layout: BinaryLayout,
-    /// Whether `hack/make/.binary` writes `.md5`/`.sha256` next to each binary.
+    /// The checksum files `hash_files` writes next to each binary (`.md5`, `.sha256`; E1–E4),
+    /// wherever the era defines it (`hack/make.sh` or `hack/make/.binary`).
+    pub checksum_kinds: Vec<Checksum>,
+    /// `!checksum_kinds.is_empty()`, kept until its users move to `checksum_kinds`.
     pub checksums: bool,
     /// `git rev-parse --short HEAD` or the full hash, as `hack/make.sh` stamps it.
     pub commit_form: CommitForm,
@@ -76,10 +109,24 @@ impl Fork {
         let go_caches = makefile::go_caches(&files.makefile);
         let bundles = bundles::list(&root)?;
         let layout = make_sh::layout(&files.make_sh);
-        let checksums = files
-            .dot_binary
-            .as_deref()
-            .is_some_and(make_sh::writes_checksums);
+        let checksum_kinds = make_sh::checksums(
+            &files.make_sh,
+            files.dot_binary.as_deref().unwrap_or_default(),
+        );
+        let mk = make_model::Makefile::parse(&files.makefile);
+        let text = |rel: &str| files.optional(rel);
+        let dockerd_config = text("cmd/dockerd/config.go") + &text("daemon/command/config.go");
+        let daemon = daemon::flags(
+            era,
+            &text("hack/make/run"),
+            &text("hack/make/.integration-daemon-start"),
+            &dockerd_config,
+        );
+        let install_dir = daemon::install_dir(&[
+            &text("hack/make/.install"),
+            &text("hack/make/install-binary"),
+            &files.make_sh,
+        ]);
         let commit_form = make_sh::commit_form(&files.make_sh)
             .ok_or_else(|| Error::NoCommitRule(root.join("hack/make.sh")))?;
         let version_file = match layout {
@@ -98,9 +145,17 @@ impl Fork {
             src_path,
             env_allowlist,
             go_caches,
+            go_caches_when: exports::go_caches_when(&mk),
+            exports: exports::exports(&mk),
+            image_build: build_args::image_build(&mk),
+            env_mounts: build_args::env_mounts(&mk),
+            env_ports: build_args::env_ports(&mk),
+            daemon,
+            install_dir,
             bundles,
             layout,
-            checksums,
+            checksums: !checksum_kinds.is_empty(),
+            checksum_kinds,
             commit_form,
             version_file,
             image_tag_per_branch,
@@ -116,6 +171,11 @@ impl Fork {
             Some(v) if !v.is_empty() => v.to_string(),
             _ => "dev".to_string(),
         }
+    }
+
+    /// The Makefile's export of `name`, if it exports it.
+    pub fn export(&self, name: &str) -> Option<&MakeExport> {
+        self.exports.iter().find(|e| e.name == name)
     }
 
     /// Whether `name` is a bundle this fork's `hack/make.sh` accepts.
@@ -196,6 +256,11 @@ impl Files {
 
     pub fn has(&self, rel: &str) -> bool {
         self.root.join(rel).exists()
+    }
+
+    /// A file's text, empty when it is missing or unreadable (for optional scripts).
+    fn optional(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root.join(rel)).unwrap_or_default()
     }
 }
 

@@ -107,11 +107,12 @@ pub(crate) fn go_caches(makefile: &str) -> Vec<CacheMount> {
 pub(crate) fn src_path(makefile: &str) -> Option<String> {
     let marker = "/$(BIND_DIR)";
     makefile.lines().find_map(|line| {
-        let end = line.find(marker)?;
-        let head = &line[..end];
-        let start = head.rfind(':')? + 1;
-        let path = &head[start..];
-        (path.starts_with('/') && !path.contains('$')).then(|| path.to_string())
+        line.match_indices(marker).find_map(|(end, _)| {
+            let head = &line[..end];
+            let start = head.rfind(':')? + 1;
+            let path = &head[start..];
+            (path.starts_with('/') && !path.contains('$')).then(|| path.to_string())
+        })
     })
 }
 

@@ -1,4 +1,5 @@
-//! One minimal fixture per era (tests/fixtures/e1…e8, written from MOBY-ERAS.md) and malformed inputs.
+//! One fixture fork per era (tests/fixtures/e1…e8: the Makefile and hack/ scripts of a real release
+//! of each era, see `docs/eras.md`, with stand-ins for the rest) and malformed inputs.
 
 use camino::{Utf8Path, Utf8PathBuf};
 use hack_compat::{BinaryLayout, CacheMount, CommitForm, Era, Error, Fork};

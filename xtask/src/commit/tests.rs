@@ -136,3 +136,147 @@ fn flag_beats_env_beats_git() {
     let s = stamp(&r.dir, CommitForm::Short, None, Some("")).unwrap();
     assert_eq!(s.source, Source::Git);
 }
+
+impl Repo {
+    /// `n` new blobs (unique contents, `tag` keeps them apart between calls) in one pack.
+    fn add_pack(&self, n: usize, tag: &str) {
+        let mut stream = String::with_capacity(n * 40);
+        for i in 0..n {
+            let data = format!("{tag} {i}\n");
+            stream.push_str(&format!("blob\ndata {}\n{data}\n", data.len()));
+        }
+        cmd!(self.sh, "git fast-import --quiet")
+            .stdin(stream)
+            .run()
+            .unwrap();
+    }
+
+    fn short(&self) -> String {
+        self.git(&["rev-parse", "--short", "HEAD"])
+    }
+
+    fn ours(&self) -> String {
+        from_git(&self.dir, CommitForm::Short).unwrap()
+    }
+}
+
+#[test]
+fn auto_length_follows_gits_formula() {
+    assert_eq!(auto_abbrev_len(0), 7);
+    assert_eq!(auto_abbrev_len(1), 7);
+    assert_eq!(auto_abbrev_len(16_383), 7);
+    assert_eq!(auto_abbrev_len(16_384), 8);
+    assert_eq!(auto_abbrev_len(65_535), 8);
+    assert_eq!(auto_abbrev_len(65_536), 9);
+    assert_eq!(auto_abbrev_len(262_144), 10);
+    // A moby clone: ~640k objects.
+    assert_eq!(auto_abbrev_len(637_271), 10);
+    assert_eq!(auto_abbrev_len(1 << 20), 11);
+}
+
+#[test]
+fn tiny_packed_repo_gives_seven() {
+    let r = Repo::new("tiny");
+    r.git(&["gc", "-q"]);
+    assert_eq!(r.ours(), r.short());
+    assert_eq!(r.ours().len(), 7);
+}
+
+#[test]
+fn twenty_thousand_packed_objects_give_eight() {
+    let r = Repo::new("20k");
+    r.add_pack(20_000, "a");
+    let objects = r.dir.join(".git/objects");
+    assert_eq!(approximate_object_count(objects.as_std_path()), 20_000);
+    assert_eq!(r.short().len(), 8);
+    assert_eq!(r.ours(), r.short());
+}
+
+#[test]
+fn seventy_thousand_objects_in_two_packs_and_a_midx_give_nine() {
+    let r = Repo::new("70k");
+    r.add_pack(40_000, "a");
+    r.add_pack(30_000, "b");
+    let objects = r.dir.join(".git/objects");
+    assert_eq!(approximate_object_count(objects.as_std_path()), 70_000);
+    assert_eq!(r.short().len(), 9);
+    assert_eq!(r.ours(), r.short());
+    // A multi-pack-index over both packs: its objects count once.
+    r.git(&["multi-pack-index", "write"]);
+    assert!(objects.join("pack/multi-pack-index").is_file());
+    assert_eq!(approximate_object_count(objects.as_std_path()), 70_000);
+    assert_eq!(r.ours(), r.short());
+}
+
+#[test]
+fn loose_objects_do_not_count() {
+    let r = Repo::new("loose");
+    r.add_pack(17_000, "a");
+    // Explode the pack into loose objects: git's approximate count ignores them.
+    let pack_dir = r.dir.join(".git/objects/pack");
+    let pack = std::fs::read_dir(&pack_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "pack"))
+        .unwrap();
+    let moved = r.dir.join("moved.pack");
+    std::fs::rename(&pack, &moved).unwrap();
+    std::fs::remove_file(pack.with_extension("idx")).unwrap();
+    let bytes = std::fs::read(&moved).unwrap();
+    cmd!(r.sh, "git unpack-objects -q")
+        .stdin(bytes)
+        .run()
+        .unwrap();
+    std::fs::remove_file(&moved).unwrap();
+    assert_eq!(
+        approximate_object_count(r.dir.join(".git/objects").as_std_path()),
+        0
+    );
+    assert_eq!(r.short().len(), 7);
+    assert_eq!(r.ours(), r.short());
+}
+
+#[test]
+fn core_abbrev_overrides_the_start() {
+    let r = Repo::new("abbrev");
+    r.git(&["config", "core.abbrev", "12"]);
+    assert_eq!(r.short().len(), 12);
+    assert_eq!(r.ours(), r.short());
+    r.git(&["config", "core.abbrev", "no"]);
+    assert_eq!(r.ours(), r.git(&["rev-parse", "HEAD"]));
+    assert_eq!(r.ours(), r.short());
+    r.git(&["config", "core.abbrev", "auto"]);
+    assert_eq!(r.ours(), r.short());
+    r.git(&["config", "core.abbrev", "3"]);
+    let err = format!("{:#}", from_git(&r.dir, CommitForm::Short).unwrap_err());
+    assert!(err.contains("core.abbrev"), "{err}");
+}
+
+#[test]
+fn worktree_counts_the_common_objects() {
+    let r = Repo::new("wt-count");
+    r.add_pack(20_000, "a");
+    let wt = r.dir.join("wt");
+    r.git(&["worktree", "add", "-q", "-b", "other", wt.as_str()]);
+    let expected = cmd!(r.sh, "git -C {wt} rev-parse --short HEAD")
+        .read()
+        .unwrap();
+    assert_eq!(expected.len(), 8);
+    assert_eq!(from_git(&wt, CommitForm::Short).unwrap(), expected);
+}
+
+#[test]
+fn ownership_refusal_gives_gits_advice() {
+    let e = git2::Error::new(
+        git2::ErrorCode::Owner,
+        git2::ErrorClass::Config,
+        "repository path '/src/moby/' is not owned by current user",
+    );
+    let msg = format!("{:#}", open_error(Utf8Path::new("/src/moby"), e));
+    assert!(
+        msg.contains("git config --global --add safe.directory /src/moby"),
+        "{msg}"
+    );
+    assert!(msg.contains("--commit <hash>"), "{msg}");
+}

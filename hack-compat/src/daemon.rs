@@ -1,0 +1,183 @@
+//! How the fork starts its own nested daemon (`hack/make/run`, `hack/make/.integration-daemon-start`)
+//! and which flags its `dockerd` accepts, and where `install-binary` puts the binaries.
+
+use crate::Era;
+
+/// The flag naming the daemon's state directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataRootFlag {
+    /// `--data-root` (17.05 on).
+    DataRoot,
+    /// `--graph` / `-g` (17.04 and earlier; hidden from 17.05, removed in 24.0).
+    Graph,
+}
+
+impl DataRootFlag {
+    pub fn flag(self) -> &'static str {
+        match self {
+            DataRootFlag::DataRoot => "--data-root",
+            DataRootFlag::Graph => "--graph",
+        }
+    }
+}
+
+/// The nested daemon's start flags as the fork's own scripts use them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonFlags {
+    /// From the daemon's flag definitions (`cmd/dockerd/config.go`, `daemon/command/config.go`),
+    /// else by era (`--graph` in E1).
+    pub data_root: DataRootFlag,
+    /// `--debug`, as `hack/make/run` passes it (every era).
+    pub debug: Option<String>,
+    /// The variable naming the storage driver (`DOCKER_GRAPHDRIVER`) and its default when unset
+    /// (`vfs` up to 28.x, `native` at the docker-v29 HEAD).
+    pub storage_driver_var: String,
+    pub storage_driver_default: String,
+    /// The variable whose words `run` appends to dockerd's arguments (`DOCKERD_ARGS`, E3 on).
+    pub extra_args_var: Option<String>,
+}
+
+pub(crate) fn flags(era: Era, run: &str, daemon_start: &str, dockerd_config: &str) -> DaemonFlags {
+    let data_root = if dockerd_config.contains("\"data-root\"") {
+        DataRootFlag::DataRoot
+    } else if dockerd_config.contains("\"graph\"") || era == Era::E1 {
+        DataRootFlag::Graph
+    } else {
+        DataRootFlag::DataRoot
+    };
+    let code = |text: &str| -> String {
+        text.lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let run = code(run);
+    let start = code(daemon_start);
+    let var = "DOCKER_GRAPHDRIVER";
+    let default = [&run, &start]
+        .iter()
+        .find_map(|t| shell_default(t, var))
+        .unwrap_or_else(|| "vfs".to_string());
+    let debug = [&run, &start]
+        .iter()
+        .any(|t| t.contains("--debug"))
+        .then(|| "--debug".to_string());
+    let extra_args_var = run
+        .contains("$DOCKERD_ARGS")
+        .then(|| "DOCKERD_ARGS".to_string());
+    DaemonFlags {
+        data_root,
+        debug,
+        storage_driver_var: var.to_string(),
+        storage_driver_default: default,
+        extra_args_var,
+    }
+}
+
+/// `X` in `${VAR:-X}` (or `${VAR:=X}`).
+pub(crate) fn shell_default(text: &str, var: &str) -> Option<String> {
+    [":-", ":="].iter().find_map(|op| {
+        let pat = format!("${{{var}{op}");
+        let start = text.find(&pat)? + pat.len();
+        let end = text[start..].find('}')?;
+        Some(text[start..start + end].to_string())
+    })
+}
+
+/// Where `install-binary` copies: `${DOCKER_MAKE_INSTALL_PREFIX:=/usr/local}/bin/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallDir {
+    /// `DOCKER_MAKE_INSTALL_PREFIX`.
+    pub prefix_var: String,
+    /// `/usr/local`.
+    pub default_prefix: String,
+    /// `bin`.
+    pub subdir: String,
+}
+
+impl InstallDir {
+    /// The directory, for the prefix variable's value in the container (if set and non-empty).
+    pub fn path(&self, prefix: Option<&str>) -> String {
+        let prefix = prefix
+            .filter(|p| !p.is_empty())
+            .unwrap_or(&self.default_prefix);
+        format!("{}/{}", prefix.trim_end_matches('/'), self.subdir)
+    }
+}
+
+/// Read from the first script that defines `install_binary` (`hack/make/.install` from 23.0,
+/// `install-binary` in 17.06–20.10, `hack/make.sh` in 17.04); the known default otherwise.
+pub(crate) fn install_dir(scripts: &[&str]) -> InstallDir {
+    let var = "DOCKER_MAKE_INSTALL_PREFIX";
+    for text in scripts {
+        let Some(prefix) = shell_default(text, var) else {
+            continue;
+        };
+        let pat = format!("{prefix}}}/");
+        let Some(at) = text.find(&pat) else { continue };
+        let subdir: String = text[at + pat.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .collect();
+        return InstallDir {
+            prefix_var: var.to_string(),
+            default_prefix: prefix,
+            subdir: if subdir.is_empty() {
+                "bin".into()
+            } else {
+                subdir
+            },
+        };
+    }
+    InstallDir {
+        prefix_var: var.to_string(),
+        default_prefix: "/usr/local".to_string(),
+        subdir: "bin".to_string(),
+    }
+}
+
+/// Top-level directories of a checkout that `hack/make.sh binary` does not compile (or that it,
+/// git or this workspace write): a change there does not make the daemon binary stale.
+pub const NON_BUILD_DIRS: &[&str] = &[
+    ".git",
+    ".github",
+    ".devcontainer",
+    ".gopath",
+    "autogen",
+    "bundles",
+    "docs",
+    "integration",
+    "integration-cli",
+    "man",
+    "project",
+    "target",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_root_from_flag_definitions() {
+        let v1704 = r#"flags.StringVarP(&conf.Root, "graph", "g", defaultGraph, "Root")"#;
+        let v1705 = r#"flags.StringVar(&conf.Root, "data-root", defaultDataRoot, "Root")"#;
+        assert_eq!(flags(Era::E2, "", "", v1704).data_root, DataRootFlag::Graph);
+        assert_eq!(
+            flags(Era::E1, "", "", v1705).data_root,
+            DataRootFlag::DataRoot
+        );
+        assert_eq!(flags(Era::E1, "", "", "").data_root, DataRootFlag::Graph);
+        assert_eq!(flags(Era::E4, "", "", "").data_root.flag(), "--data-root");
+    }
+
+    #[test]
+    fn install_dir_forms() {
+        let d = install_dir(&[
+            "",
+            "local target=\"${DOCKER_MAKE_INSTALL_PREFIX:=/usr/local}/bin/\"",
+        ]);
+        assert_eq!(d.path(None), "/usr/local/bin");
+        assert_eq!(d.path(Some("/opt/x/")), "/opt/x/bin");
+        assert_eq!(install_dir(&[]).path(Some("")), "/usr/local/bin");
+    }
+}
