@@ -209,6 +209,11 @@ fn hooks_install_uninstall_round_trip() {
         body.contains("cargo xtask --fork") && body.contains(" smoke"),
         "{body}"
     );
+    // The fork is the work tree being committed to, found at commit time (worktrees share hooks).
+    assert!(
+        body.contains("git rev-parse --show-toplevel") && !body.contains(f),
+        "{body}"
+    );
     let mode =
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&hook).unwrap().permissions());
     assert_eq!(mode & 0o111, 0o111, "hook not executable");
@@ -247,31 +252,69 @@ fn hooks_install_uninstall_round_trip() {
         .contains("moby-xtask pre-commit hook"));
     let backup = fork.join(".git/hooks/pre-commit.moby-xtask-backup");
     assert_eq!(
-        std::fs::read_to_string(backup).unwrap(),
+        std::fs::read_to_string(&backup).unwrap(),
         "#!/bin/sh\necho mine\n"
     );
+
+    // A dangling symlink is never followed: refused, and its target never written.
+    std::fs::remove_file(&hook).unwrap();
+    let target = fork.join("elsewhere/victim");
+    std::os::unix::fs::symlink(&target, &hook).unwrap();
+    let out = xtask(&["--fork", f, "hooks", "install"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is a symlink"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!target.exists() && !fork.join("elsewhere").exists());
+    let out = xtask(&["--fork", f, "hooks", "install", "--force"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!target.exists());
+    let meta = std::fs::symlink_metadata(&hook).unwrap();
+    assert!(meta.is_file(), "the hook replaced the link itself");
 }
 
 #[test]
-fn adopt_ignores_target_once() {
+fn adopt_excludes_target_without_touching_tracked_files() {
     let (_s, fork) = e4_copy("adopt");
-    std::fs::write(fork.join(".gitignore"), "bundles/").unwrap();
+    std::fs::write(fork.join(".gitignore"), "bundles/\n").unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&fork)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        text(&out.stdout)
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "fork"]);
+    std::fs::create_dir_all(fork.join("target/debug")).unwrap();
+    std::fs::write(fork.join("target/debug/xtask"), "bin").unwrap();
+    assert!(git(&["status", "--porcelain"]).contains("target/"));
+
     let out = xtask(&["--fork", fork.as_str(), "adopt"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    let exclude = std::fs::read_to_string(fork.join(".git/info/exclude")).unwrap();
+    assert!(exclude.lines().any(|l| l == "/target/"), "{exclude}");
+    // Nothing tracked changed, nothing new to commit, and target/ is out of git status.
+    assert_eq!(git(&["status", "--porcelain"]), "");
     assert_eq!(
         std::fs::read_to_string(fork.join(".gitignore")).unwrap(),
-        "bundles/\n/target/\n"
+        "bundles/\n"
     );
-    assert_eq!(
-        std::fs::read_to_string(fork.join(".dockerignore")).unwrap(),
-        "/target/\n"
-    );
+    assert!(!fork.join(".dockerignore").exists());
+
     let out = xtask(&["--fork", fork.as_str(), "adopt"], &[]);
-    assert!(text(&out.stdout).contains(".gitignore already ignores /target/"));
-    assert_eq!(
-        std::fs::read_to_string(fork.join(".dockerignore")).unwrap(),
-        "/target/\n"
+    assert!(
+        text(&out.stdout).contains("already excludes /target/"),
+        "{out:?}"
     );
+    let again = std::fs::read_to_string(fork.join(".git/info/exclude")).unwrap();
+    assert_eq!(again, exclude);
 }
 
 #[test]

@@ -54,10 +54,7 @@ pub fn xtask_bin() -> &'static Utf8Path {
 /// the test's line of the summary: `skipped: <test>: <reason>`.
 pub fn skipped(reason: &str) {
     use std::io::Write;
-    let name = std::thread::current()
-        .name()
-        .unwrap_or("test")
-        .to_string();
+    let name = std::thread::current().name().unwrap_or("test").to_string();
     let _ = writeln!(std::io::stderr(), "skipped: {name}: {reason}");
 }
 

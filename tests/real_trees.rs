@@ -21,7 +21,11 @@ fn moby_20_10_24_is_e4() -> Result<()> {
         f.env_allowlist
     );
     ensure!(f.go_caches.len() == 1 && f.go_caches[0].volume == "docker-dev-cache");
-    ensure!(f.commit_form == CommitForm::Short && f.checksums && f.layout == BinaryLayout::Flat);
+    ensure!(
+        f.commit_form == CommitForm::Short
+            && !f.checksum_kinds.is_empty()
+            && f.layout == BinaryLayout::Flat
+    );
     ensure!(
         f.accepts_bundle("install-binary")
             && f.accepts_bundle("binary-daemon")
@@ -49,7 +53,11 @@ fn moby_26_1_5_is_e6() -> Result<()> {
     ensure!(f.env_allowlist.iter().any(|n| n == "OTEL_SERVICE_NAME"));
     let vols: Vec<&str> = f.go_caches.iter().map(|c| c.volume.as_str()).collect();
     ensure!(vols == ["docker-dev-cache", "docker-mod-cache"], "{vols:?}");
-    ensure!(f.commit_form == CommitForm::Full && !f.checksums && f.layout == BinaryLayout::Flat);
+    ensure!(
+        f.commit_form == CommitForm::Full
+            && f.checksum_kinds.is_empty()
+            && f.layout == BinaryLayout::Flat
+    );
     ensure!(f.accepts_bundle("binary-proxy") && !f.accepts_bundle("test-integration-cli"));
     ensure!(f.dev_target() == Some("dev-base") && !f.image_tag_per_branch);
 

@@ -71,8 +71,6 @@ pub struct Fork {
     /// The checksum files `hash_files` writes next to each binary (`.md5`, `.sha256`; E1–E4),
     /// wherever the era defines it (`hack/make.sh` or `hack/make/.binary`).
     pub checksum_kinds: Vec<Checksum>,
-    /// `!checksum_kinds.is_empty()`, kept until its users move to `checksum_kinds`.
-    pub checksums: bool,
     /// `git rev-parse --short HEAD` or the full hash, as `hack/make.sh` stamps it.
     pub commit_form: CommitForm,
     /// Content of the root `VERSION` file (≤ 17.11), which `hack/make.sh` reads instead of `$VERSION`.
@@ -154,7 +152,6 @@ impl Fork {
             install_dir,
             bundles,
             layout,
-            checksums: !checksum_kinds.is_empty(),
             checksum_kinds,
             commit_form,
             version_file,

@@ -58,7 +58,7 @@ fn e1_monorepo_version_file() {
     assert!(f.accepts_bundle("binary-client"));
     assert!(!f.accepts_bundle(".binary"));
     assert_eq!(f.layout, BinaryLayout::Versioned);
-    assert!(f.checksums);
+    assert!(!f.checksum_kinds.is_empty());
     assert_eq!(f.commit_form, CommitForm::Short);
     assert_eq!(f.version(Some("ignored")), "17.04.0-dev");
     let dirs: Vec<String> = f
@@ -96,7 +96,7 @@ fn e3_flat_bundles_classic_builder() {
     assert_eq!(f.era, Era::E3);
     assert_eq!(f.env_allowlist.len(), 35);
     assert_eq!(f.layout, BinaryLayout::Flat);
-    assert!(f.checksums);
+    assert!(!f.checksum_kinds.is_empty());
     assert_eq!(f.commit_form, CommitForm::Short);
     assert_eq!(f.version(None), "dev");
     assert_eq!(f.version(Some("18.09.0")), "18.09.0");
@@ -120,7 +120,7 @@ fn e4_buildkit_dev_cache() {
         .iter()
         .any(|n| n == "DOCKER_INCREMENTAL_BINARY"));
     assert_eq!(f.go_caches, caches(&[("docker-dev-cache", "/root/.cache")]));
-    assert!(f.checksums);
+    assert!(!f.checksum_kinds.is_empty());
     assert_eq!(f.make_image_tag(Some("master")), "docker-dev:master");
     assert_eq!(f.dev_target(), Some("dev"));
     assert!(f.accepts_bundle("test-integration-flaky"));
@@ -139,7 +139,7 @@ fn e5_bake_no_checksums() {
             ("docker-mod-cache", "/go/pkg/mod/")
         ])
     );
-    assert!(!f.checksums);
+    assert!(f.checksum_kinds.is_empty());
     assert!(f.accepts_bundle("binary-proxy"));
     assert!(!f.accepts_bundle("cross"));
     assert_eq!(f.make_image_tag(Some("master")), "docker-dev");
@@ -153,7 +153,7 @@ fn e6_full_commit_devcontainer() {
     assert_eq!(f.era, Era::E6);
     assert_eq!(f.env_allowlist.len(), 55);
     assert_eq!(f.commit_form, CommitForm::Full);
-    assert!(!f.checksums);
+    assert!(f.checksum_kinds.is_empty());
     assert!(!f.accepts_bundle("test-integration-cli"));
 }
 

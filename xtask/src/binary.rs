@@ -43,7 +43,7 @@ impl flags::Binary {
             return Ok(exit_code(ran.code));
         }
         let version = dev.version();
-        let artifacts = summary::collect(&dev.fork, &bundles, &version, &cx.cancel)?;
+        let artifacts = summary::collect(&dev.fork, &bundles, &version, &cx.cancel, cx.ui.json)?;
         let builds_binaries = bundles.iter().any(|b| b.contains("binary"));
         if artifacts.is_empty() && builds_binaries {
             bail!(
@@ -52,7 +52,7 @@ impl flags::Binary {
                 dev.fork.root
             );
         }
-        if !summary::print(cx.ui, &artifacts, &version, dev.commit()) {
+        if !summary::print(cx.ui, &dev.fork, &artifacts, &version, dev.commit()) {
             bail!("an artifact does not match its checksum file: the build output is inconsistent, rebuild it");
         }
         Ok(0)

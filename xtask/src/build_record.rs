@@ -65,20 +65,15 @@ pub fn stale_because(fork: &Fork, commit: &str, image: &str) -> Option<String> {
     let Some((record, built)) = read(fork) else {
         return Some("no build recorded".to_string());
     };
-    stale(&record, built, &fork.root, commit, image, SKIP_DIRS)
+    stale(
+        &record,
+        built,
+        &fork.root,
+        commit,
+        image,
+        hack_compat::NON_BUILD_DIRS,
+    )
 }
-
-/// Directories never part of what `hack/make.sh binary` compiles (or written by it).
-const SKIP_DIRS: &[&str] = &[
-    "bundles",
-    ".git",
-    "target",
-    ".gopath",
-    "autogen",
-    "docs",
-    "integration",
-    "integration-cli",
-];
 
 fn stale(
     record: &Record,

@@ -28,6 +28,7 @@ pub const LABEL_IMAGE: &str = "dev.moby-xtask.image";
 pub const LABEL_MOUNTS: &str = "dev.moby-xtask.mounts";
 pub const LABEL_PROFILE: &str = "dev.moby-xtask.profile";
 pub const LABEL_SESSION: &str = "dev.moby-xtask.session";
+pub const LABEL_DRIVER: &str = "dev.moby-xtask.daemon-driver";
 
 /// A unique id for this invocation, put on every container it creates, so that an interrupt can
 /// find (and remove) what it created even before the create call returned.
@@ -45,6 +46,8 @@ pub struct DevContainer {
     pub one_shot: bool,
     /// The dev image it runs (a build record notes it: another toolchain means another build).
     pub image_id: String,
+    /// The daemon's storage driver, which the Makefile exports as `DOCKER_GRAPHDRIVER` (E1–E6).
+    pub daemon_driver: Option<String>,
 }
 
 /// Find the fork's dev container (starting it if stopped) or create it; or create a one-shot one.
@@ -56,23 +59,25 @@ pub async fn ensure(
     one_shot: bool,
     session: &str,
 ) -> Result<DevContainer> {
+    let image_id_owned = image_id.to_string();
     if !one_shot {
-        if let Some(id) = find_reusable(docker, ui, spec, image_id).await? {
-            let image_id = image_id.to_string();
+        if let Some((id, daemon_driver)) = find_reusable(docker, ui, spec, image_id).await? {
             return Ok(DevContainer {
                 id,
                 one_shot,
-                image_id,
+                image_id: image_id_owned,
+                daemon_driver,
             });
         }
     }
-    let id = create_and_start(docker, ui, spec, image_id, one_shot, session).await?;
+    let (id, daemon_driver) =
+        create_and_start(docker, ui, spec, image_id, one_shot, session).await?;
     wait_until_set_up(docker, ui, &id).await?;
-    let image_id = image_id.to_string();
     Ok(DevContainer {
         id,
         one_shot,
-        image_id,
+        image_id: image_id_owned,
+        daemon_driver,
     })
 }
 
@@ -81,7 +86,7 @@ async fn find_reusable(
     ui: Ui,
     spec: &DevSpec,
     image_id: &str,
-) -> Result<Option<String>> {
+) -> Result<Option<(String, Option<String>)>> {
     let found = labelled(
         docker,
         ui,
@@ -108,9 +113,10 @@ async fn find_reusable(
             remove(docker, &id).await?;
             continue;
         }
+        let driver = labels.get(LABEL_DRIVER).filter(|d| !d.is_empty()).cloned();
         let running = c.state.map(|s| s.to_string() == "running").unwrap_or(false);
         if running {
-            return Ok(Some(id));
+            return Ok(Some((id, driver)));
         }
         ui.status("Starting", format!("dev container {}", short(&id)));
         let t = Instant::now();
@@ -127,7 +133,7 @@ async fn find_reusable(
             continue;
         }
         wait_until_set_up(docker, ui, &id).await?;
-        return Ok(Some(id));
+        return Ok(Some((id, driver)));
     }
     Ok(None)
 }
@@ -139,21 +145,25 @@ async fn create_and_start(
     image_id: &str,
     one_shot: bool,
     session: &str,
-) -> Result<String> {
-    let daemon_id = docker
-        .info()
-        .await
-        .ok()
-        .and_then(|i| i.id)
-        .unwrap_or_default();
+) -> Result<(String, Option<String>)> {
+    let t = Instant::now();
+    let info = docker.info().await.ok();
+    ui.api("info", t.elapsed());
+    let daemon_id = info.as_ref().and_then(|i| i.id.clone()).unwrap_or_default();
+    let driver = info.and_then(|i| i.driver).filter(|d| !d.is_empty());
     let mut profile = profile::first_choice(&daemon_id);
+    let made = Made {
+        one_shot,
+        session,
+        driver: driver.as_deref(),
+    };
     loop {
-        let id = create(docker, ui, spec, image_id, one_shot, session, profile).await?;
+        let id = create(docker, ui, spec, image_id, &made, profile).await?;
         let t = Instant::now();
         let started = docker.start_container(&id, None).await;
         ui.api("start container", t.elapsed());
         match started {
-            Ok(()) => return Ok(id),
+            Ok(()) => return Ok((id, driver)),
             Err(e) if profile == Profile::Privileged && profile::is_caps_refusal(&e) => {
                 remove(docker, &id).await?;
                 profile::remember_refusal(&daemon_id);
@@ -175,15 +185,22 @@ async fn create_and_start(
     }
 }
 
+/// What a new container records about its making.
+struct Made<'a> {
+    one_shot: bool,
+    session: &'a str,
+    driver: Option<&'a str>,
+}
+
 async fn create(
     docker: &Docker,
     ui: Ui,
     spec: &DevSpec,
     image_id: &str,
-    one_shot: bool,
-    session: &str,
+    made: &Made<'_>,
     profile: Profile,
 ) -> Result<String> {
+    let (one_shot, session) = (made.one_shot, made.session);
     let role = if one_shot { "oneshot" } else { "dev" };
     let labels = HashMap::from([
         (LABEL_FORK.to_string(), spec.fork_root.clone()),
@@ -193,6 +210,10 @@ async fn create(
         (LABEL_MOUNTS.to_string(), spec.mounts_label()),
         (LABEL_PROFILE.to_string(), profile.label().to_string()),
         (LABEL_SESSION.to_string(), session.to_string()),
+        (
+            LABEL_DRIVER.to_string(),
+            made.driver.unwrap_or_default().to_string(),
+        ),
     ]);
     let mut host = HostConfig {
         mounts: Some(spec.mounts.iter().map(|m| m.api()).collect()),

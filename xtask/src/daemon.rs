@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use crate::dev::Dev;
 use crate::exec::{Exec, Output};
+use crate::host_env;
 
 /// Relative to the fork root (and the container's workdir).
 pub const LOG: &str = "bundles/xtask-smoke/dockerd.log";
@@ -22,30 +23,32 @@ pub async fn running(exec: &Exec<'_>) -> Result<bool> {
         == 0)
 }
 
-/// The command line that starts the nested daemon, as `hack/make/run` does in every era:
-/// `--debug`, the default socket, `vfs` unless `DOCKER_GRAPHDRIVER` says otherwise (it reaches
-/// the container only when set on the host); `DOCKERD_ARGS` is appended in the container.
+/// The command line that starts the nested daemon as the fork's own `hack/make/run` does:
+/// its debug flag, the default socket, the data root under the era's flag (`--graph` in 17.04),
+/// the storage driver the host names in the fork's variable (not the one the Makefile derives
+/// from the outer daemon: that driver need not nest), else the fork's default; then the words
+/// of its extra-arguments variable (`DOCKERD_ARGS`).
 pub fn command(dev: &Dev) -> Vec<String> {
-    let driver = dev
-        .spec
-        .env
-        .iter()
-        .find(|(k, _)| k == "DOCKER_GRAPHDRIVER")
-        .map(|(_, v)| v.clone())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "vfs".to_string());
-    [
-        "dockerd",
-        "--debug",
-        "--host",
-        "unix:///var/run/docker.sock",
-        "--data-root",
-        "/var/lib/docker",
-        "--storage-driver",
-        &driver,
-    ]
-    .map(String::from)
-    .to_vec()
+    let flags = &dev.fork.daemon;
+    let host = |k: &str| host_env::process_env(k);
+    let driver =
+        host(&flags.storage_driver_var).unwrap_or_else(|| flags.storage_driver_default.clone());
+    let mut cmd = vec!["dockerd".to_string()];
+    cmd.extend(flags.debug.clone());
+    cmd.extend(
+        [
+            "--host",
+            "unix:///var/run/docker.sock",
+            flags.data_root.flag(),
+            "/var/lib/docker",
+        ]
+        .map(String::from),
+    );
+    cmd.extend(["--storage-driver".to_string(), driver]);
+    if let Some(extra) = flags.extra_args_var.as_deref().and_then(host) {
+        cmd.extend(extra.split_whitespace().map(str::to_string));
+    }
+    cmd
 }
 
 /// Start the daemon in the background; its log starts empty.

@@ -14,7 +14,24 @@ use crate::context::Context;
 use crate::dev_spec::DevSpec;
 use crate::exec::{Exec, Output, Ran};
 use crate::fork::{self, ImageSource};
-use crate::{handback, image, lock};
+use crate::{handback, host_env, image, lock};
+
+/// A stamp goes into the binary's `-ldflags`, the build record and `smoke`'s expectation: only
+/// the characters a commit (and its `-unsupported` suffix) can hold; no space, quote or newline.
+fn check_stamp(stamp: Stamp) -> Result<Stamp> {
+    let c = &stamp.commit;
+    let ok = c.len() <= 64
+        && c.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "._+-".contains(ch));
+    if !ok {
+        anyhow::bail!(
+            "the commit {} ({c:?}) is not a commit hash: give one like `3385658` (`git rev-parse --short HEAD`), \
+             optionally with `-unsupported`",
+            stamp.source
+        );
+    }
+    Ok(stamp)
+}
 
 pub struct Dev {
     pub fork: Fork,
@@ -36,7 +53,7 @@ impl Dev {
             cx.opts.commit.as_deref(),
             env_commit.as_deref(),
         ) {
-            Ok(s) => Some(s),
+            Ok(s) => Some(check_stamp(s)?),
             Err(e) if !need_commit => {
                 cx.ui
                     .note(format!("DOCKER_GITCOMMIT not set in the container: {e:#}"));
@@ -49,7 +66,7 @@ impl Dev {
         let spec = DevSpec::new(
             &fork,
             image,
-            fork::passthrough_env(&fork),
+            &host_env::process_env,
             stamp.as_ref().map(|s| s.commit.as_str()),
         );
         Ok(Dev {
@@ -113,11 +130,20 @@ impl Dev {
     }
 
     pub fn exec<'a>(&'a self, cx: &Context, docker: &'a Docker, ctr: &'a DevContainer) -> Exec<'a> {
+        let mut env = self.spec.env_strings();
+        if let Some(driver) = &ctr.daemon_driver {
+            env.extend(
+                self.spec
+                    .from_daemon
+                    .iter()
+                    .map(|k| format!("{k}={driver}")),
+            );
+        }
         Exec {
             docker,
             container: &ctr.id,
             workdir: &self.spec.workdir,
-            env: self.spec.env_strings(),
+            env,
             ui: cx.ui,
         }
     }
@@ -162,5 +188,45 @@ impl Dev {
             cx.ui.warn(format!("{e:#}"));
         }
         int.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_stamp;
+    use crate::commit::{Source, Stamp};
+
+    fn stamp(c: &str) -> anyhow::Result<Stamp> {
+        check_stamp(Stamp {
+            commit: c.to_string(),
+            source: Source::Flag,
+        })
+    }
+
+    #[test]
+    fn stamps_are_commit_shaped() {
+        for good in [
+            "3385658",
+            "3385658-unsupported",
+            &"a".repeat(40),
+            "unsupported",
+        ] {
+            assert!(stamp(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "a b",
+            "abc;rm",
+            "a'b",
+            "a\"b",
+            "abc\nversion=evil",
+            "$(id)",
+            &"a".repeat(65),
+        ] {
+            let e = format!("{:#}", stamp(bad).unwrap_err());
+            assert!(
+                e.contains("from --commit") && e.contains("not a commit hash"),
+                "{e}"
+            );
+        }
     }
 }

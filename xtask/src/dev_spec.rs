@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use bollard::models::{Mount as ApiMount, MountType, PortBinding};
 use hack_compat::Fork;
 
+use crate::host_env::{self, Lookup};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
     Bind { source: String, target: String },
@@ -70,27 +72,30 @@ pub struct DevSpec {
     pub mounts: Vec<Mount>,
     /// The fork's `hack/dind`, as every era's dev image runs it (relative to the workdir).
     pub entrypoint: Vec<String>,
-    /// Variables for the command: the allowlisted host ones, then `DOCKER_GITCOMMIT`.
+    /// Variables for the command: the allowlisted ones (the host's, else the Makefile's
+    /// exports), then `DOCKER_GITCOMMIT`.
     pub env: Vec<(String, String)>,
+    /// Variables the Makefile sets to the daemon's storage driver (`DOCKER_GRAPHDRIVER`, E1–E6).
+    pub from_daemon: Vec<String>,
     /// Published ports, `[ip:]host:container`, as the Makefile pairs them with its variables.
     pub ports: Vec<String>,
 }
 
 impl DevSpec {
-    pub fn new(
-        fork: &Fork,
-        image: String,
-        passthrough: Vec<(String, String)>,
-        commit: Option<&str>,
-    ) -> DevSpec {
+    /// The container the fork's Makefile would run, with the host's variables read through `host`.
+    pub fn new(fork: &Fork, image: String, host: Lookup, commit: Option<&str>) -> DevSpec {
         let mut mounts = vec![Mount::Bind {
             source: fork.root.to_string(),
             target: fork.src_path.clone(),
         }];
-        mounts.extend(fork.go_caches.iter().map(|c| Mount::Volume {
-            name: c.volume.clone(),
-            target: c.target.clone(),
-        }));
+        if host_env::caches_enabled(fork, host) {
+            mounts.extend(fork.go_caches.iter().map(|c| Mount::Volume {
+                name: c.volume.clone(),
+                target: c.target.clone(),
+            }));
+        }
+        mounts.extend(host_env::env_mounts(fork, host));
+        let (passthrough, from_daemon) = host_env::container_env(fork, host);
         let entrypoint = if fork.root.join("hack/dind").is_file() {
             vec!["hack/dind".to_string()]
         } else {
@@ -114,7 +119,8 @@ impl DevSpec {
             mounts,
             entrypoint,
             env,
-            ports: Vec::new(),
+            from_daemon,
+            ports: host_env::ports(fork, host),
         }
     }
 

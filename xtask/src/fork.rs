@@ -34,16 +34,6 @@ pub fn find_root(dir: &Utf8Path) -> Option<&Utf8Path> {
         .find(|d| d.join("Makefile").is_file() && d.join("hack/make.sh").is_file())
 }
 
-/// `NAME=value` for every allowlisted variable that is set on the host, except `DOCKER_GITCOMMIT`
-/// (the tool sets that one itself). Never the whole environment.
-pub fn passthrough_env(fork: &Fork) -> Vec<(String, String)> {
-    fork.env_allowlist
-        .iter()
-        .filter(|name| name.as_str() != "DOCKER_GITCOMMIT")
-        .filter_map(|name| std::env::var(name).ok().map(|v| (name.clone(), v)))
-        .collect()
-}
-
 /// Where the dev image comes from.
 #[derive(Debug, Clone)]
 pub enum ImageSource {

@@ -12,8 +12,8 @@ use hack_compat::{dockerfile, Fork};
 use sha2::{Digest, Sha256};
 use xshell::{cmd, Shell};
 
-use crate::docker;
 use crate::ui::Ui;
+use crate::{docker, host_env};
 
 pub const LABEL_HASH: &str = "dev.moby-xtask.image-inputs";
 
@@ -22,19 +22,11 @@ pub struct Plan {
     root: Utf8PathBuf,
     tag: String,
     target: Option<&'static str>,
-    build_args: Vec<(String, String)>,
+    /// What the fork's Makefile adds to the build command (`--build-arg=…`, `DOCKER_BUILD_ARGS`).
+    build_args: Vec<String>,
     buildkit: bool,
     hash: String,
 }
-
-/// Build args the fork's Makefile passes when they are set (see docs/eras.md).
-const BUILD_ARGS: &[&str] = &[
-    "GO_VERSION",
-    "DOCKERCLI_VERSION",
-    "DOCKERCLI_REPOSITORY",
-    "DOCKERCLI_INTEGRATION_VERSION",
-    "DOCKERCLI_INTEGRATION_REPOSITORY",
-];
 
 impl Plan {
     pub fn new(fork: &Fork, tag: &str) -> Result<Plan> {
@@ -42,20 +34,12 @@ impl Plan {
         let text = fs_err::read_to_string(&dockerfile_path).context(
             "the fork has no Dockerfile to build its dev image from: pass --image <ref>",
         )?;
-        let build_args: Vec<(String, String)> = BUILD_ARGS
-            .iter()
-            .filter_map(|k| {
-                std::env::var(k)
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (k.to_string(), v))
-            })
-            .collect();
+        let build_args = host_env::build_args(fork, &host_env::process_env);
         let target = fork.dev_target();
         let mut h = Sha256::new();
         h.update(format!("target={target:?}\n"));
-        for (k, v) in &build_args {
-            h.update(format!("arg {k}={v}\n"));
+        for a in &build_args {
+            h.update(format!("arg {a}\n"));
         }
         h.update(text.as_bytes());
         let mut inputs = vec!["hack/dockerfile".to_string()];
@@ -102,9 +86,7 @@ impl Plan {
         if let Some(t) = self.target {
             args.push(format!("--target={t}"));
         }
-        for (k, v) in &self.build_args {
-            args.push(format!("--build-arg={k}={v}"));
-        }
+        args.extend(self.build_args.iter().cloned());
         args.extend([
             "-t".into(),
             self.tag.clone(),

@@ -97,8 +97,9 @@ pub async fn install(
         let Some(dir) = daemon_dir(dev) else {
             bail!("no dockerd built: run `cargo xtask binary`")
         };
-        exec.script("install_copy", &[&dir, "/usr/local/bin"], out)
-            .await?
+        let inst = &dev.fork.install_dir;
+        let dest = inst.path(crate::host_env::process_env(&inst.prefix_var).as_deref());
+        exec.script("install_copy", &[&dir, &dest], out).await?
     };
     handback::give_back(&exec, &dev.fork).await?;
     if ran.code != 0 {

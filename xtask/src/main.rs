@@ -24,6 +24,7 @@ mod flags;
 mod fork;
 mod handback;
 mod hooks;
+mod host_env;
 mod image;
 mod image_build;
 mod install;

@@ -106,13 +106,13 @@ daemon_running() {
 }
 
 # daemon_start LOG DOCKERD [ARG...]: the daemon in its own session in the background, its pid in
-# $DOCKERD_PIDFILE, its output in LOG (emptied first); $DOCKERD_ARGS appended, as hack/make/run does.
+# $DOCKERD_PIDFILE, its output in LOG (emptied first).
 daemon_start() {
     log=$1
     shift
     mkdir -p "$(dirname "$log")" && : >"$log" || return 1
     # shellcheck disable=SC2016 # expanded by the inner shell
-    setsid sh -c 'pf=$1; shift; echo $$ >"$pf"; exec "$@" $DOCKERD_ARGS' sh "$DOCKERD_PIDFILE" "$@" \
+    setsid sh -c 'pf=$1; shift; echo $$ >"$pf"; exec "$@"' sh "$DOCKERD_PIDFILE" "$@" \
         >>"$log" 2>&1 </dev/null &
 }
 

@@ -5,7 +5,8 @@ use std::io::Read;
 
 use anyhow::{Context, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use hack_compat::Fork;
+use hack_compat::{Checksum as Kind, Fork};
+use md5::Md5;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -18,15 +19,20 @@ pub struct Artifact {
     pub size: u64,
     pub link_target: Option<String>,
     pub checksum: Checksum,
+    /// The content's SHA-256, where it was computed (verifying, or for `--json`).
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Checksum {
     /// The era writes none.
     NotWritten,
+    /// Every checksum file the era writes (md5 and/or sha256) matches.
     Verified,
-    Missing,
+    /// This kind's file is absent.
+    Missing(&'static str),
     Mismatch {
+        kind: &'static str,
         expected: String,
         actual: String,
     },
@@ -38,6 +44,7 @@ pub fn collect(
     bundles: &[String],
     version: &str,
     cancel: &Cancel,
+    want_sha256: bool,
 ) -> Result<Vec<Artifact>> {
     let mut out = Vec::new();
     for bundle in bundles {
@@ -57,14 +64,14 @@ pub fn collect(
             names.sort();
             for name in names {
                 cancel.check()?;
-                out.push(artifact(fork, &dir, &o.dir.join(&name))?);
+                out.push(artifact(fork, &dir, &o.dir.join(&name), want_sha256)?);
             }
         }
     }
     Ok(out)
 }
 
-fn artifact(fork: &Fork, dir: &Utf8Path, rel: &Utf8Path) -> Result<Artifact> {
+fn artifact(fork: &Fork, dir: &Utf8Path, rel: &Utf8Path, want_sha256: bool) -> Result<Artifact> {
     let path = fork.root.join(rel);
     let lmeta = fs_err::symlink_metadata(&path)?;
     if lmeta.file_type().is_symlink() {
@@ -74,43 +81,62 @@ fn artifact(fork: &Fork, dir: &Utf8Path, rel: &Utf8Path) -> Result<Artifact> {
             size: 0,
             link_target: Some(target),
             checksum: Checksum::NotWritten,
+            sha256: None,
         });
     }
-    let checksum = if fork.checksums && lmeta.is_file() {
-        verify(dir, rel.file_name().unwrap_or_default())?
-    } else {
-        Checksum::NotWritten
-    };
+    let name = rel.file_name().unwrap_or_default();
+    let mut checksum = Checksum::NotWritten;
+    let mut sha256 = None;
+    if lmeta.is_file() {
+        if want_sha256 || fork.checksum_kinds.contains(&Kind::Sha256) {
+            sha256 = Some(hash_file::<Sha256>(&path)?);
+        }
+        for kind in &fork.checksum_kinds {
+            let actual = match kind {
+                Kind::Sha256 => sha256.clone().unwrap_or_default(),
+                Kind::Md5 => hash_file::<Md5>(&path)?,
+            };
+            checksum = verify(dir, name, *kind, &actual);
+            if checksum != Checksum::Verified {
+                break;
+            }
+        }
+    }
     Ok(Artifact {
         path: rel.to_path_buf(),
         size: lmeta.len(),
         link_target: None,
         checksum,
+        sha256,
     })
 }
 
-/// Compare `<name>.sha256` (`<hash>  <name>`, as `sha256sum` writes it) with the file.
-fn verify(dir: &Utf8Path, name: &str) -> Result<Checksum> {
-    let sum_file = dir.join(format!("{name}.sha256"));
+/// Compare `<name>.<kind>` (`<hash>  <name>`, as `sha256sum`/`md5sum` write it) with the file.
+fn verify(dir: &Utf8Path, name: &str, kind: Kind, actual: &str) -> Checksum {
+    let sum_file = dir.join(format!("{name}.{}", kind.ext()));
     let Ok(text) = std::fs::read_to_string(&sum_file) else {
-        return Ok(Checksum::Missing);
+        return Checksum::Missing(kind.ext());
     };
     let expected = text
         .split_whitespace()
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let actual = sha256_file(&dir.join(name))?;
-    Ok(if expected == actual {
+    if expected == actual {
         Checksum::Verified
     } else {
-        Checksum::Mismatch { expected, actual }
-    })
+        Checksum::Mismatch {
+            kind: kind.ext(),
+            expected,
+            actual: actual.to_string(),
+        }
+    }
 }
 
-pub fn sha256_file(path: &Utf8Path) -> Result<String> {
+/// Lower-case hex digest of a file's content.
+fn hash_file<D: Digest>(path: &Utf8Path) -> Result<String> {
     let mut f = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = D::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f
@@ -126,22 +152,24 @@ pub fn sha256_file(path: &Utf8Path) -> Result<String> {
 
 /// The artifacts as result lines (stdout) and, with `--json`, one event each. False when a
 /// checksum is missing or wrong.
-pub fn print(ui: Ui, artifacts: &[Artifact], version: &str, commit: &str) -> bool {
+pub fn print(ui: Ui, fork: &Fork, artifacts: &[Artifact], version: &str, commit: &str) -> bool {
     let mut ok = true;
+    let kinds: Vec<&str> = fork.checksum_kinds.iter().map(|k| k.ext()).collect();
+    let kinds = kinds.join("+");
     ui.result(format!(
         "built {} artifact(s), version {version}, commit {commit}",
         artifacts.len()
     ));
     for a in artifacts {
-        let (checksum, sha) = match &a.checksum {
-            Checksum::NotWritten => ("not written", None),
-            Checksum::Verified => ("verified", None),
-            Checksum::Missing => ("missing", None),
-            Checksum::Mismatch { actual, .. } => ("mismatch", Some(actual.as_str())),
+        let checksum = match &a.checksum {
+            Checksum::NotWritten => "not written",
+            Checksum::Verified => "verified",
+            Checksum::Missing(_) => "missing",
+            Checksum::Mismatch { .. } => "mismatch",
         };
         ui.event(json!({
             "artifact": a.path.as_str(), "size": a.size, "link": a.link_target,
-            "checksum": checksum, "sha256": sha,
+            "checksum": checksum, "sha256": a.sha256,
         }));
         if let Some(t) = &a.link_target {
             ui.result(format!("  {} -> {t}", a.path));
@@ -149,14 +177,18 @@ pub fn print(ui: Ui, artifacts: &[Artifact], version: &str, commit: &str) -> boo
         }
         let check = match &a.checksum {
             Checksum::NotWritten => String::new(),
-            Checksum::Verified => "  sha256 ok".to_string(),
-            Checksum::Missing => {
+            Checksum::Verified => format!("  {} ok", kinds),
+            Checksum::Missing(kind) => {
                 ok = false;
-                "  sha256 MISSING".to_string()
+                format!("  {kind} MISSING")
             }
-            Checksum::Mismatch { expected, actual } => {
+            Checksum::Mismatch {
+                kind,
+                expected,
+                actual,
+            } => {
                 ok = false;
-                format!("  sha256 MISMATCH (file says {expected}, content is {actual})")
+                format!("  {kind} MISMATCH (file says {expected}, content is {actual})")
             }
         };
         ui.result(format!("  {}  {}{check}", a.path, human(a.size)));
@@ -183,30 +215,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn verifies_sha256_files_as_sha256sum_writes_them() {
+    fn verifies_checksum_files_as_sha256sum_and_md5sum_write_them() {
         let dir = camino::Utf8PathBuf::from_path_buf(std::env::temp_dir())
             .unwrap()
             .join(format!("xtask-summary-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("dockerd-dev"), b"hello\n").unwrap();
-        let good = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
-        std::fs::write(
-            dir.join("dockerd-dev.sha256"),
-            format!("{good}  dockerd-dev\n"),
-        )
-        .unwrap();
-        assert_eq!(verify(&dir, "dockerd-dev").unwrap(), Checksum::Verified);
-        std::fs::write(
-            dir.join("dockerd-dev.sha256"),
-            format!("{}  dockerd-dev\n", "0".repeat(64)),
-        )
-        .unwrap();
-        assert!(
-            matches!(verify(&dir, "dockerd-dev").unwrap(), Checksum::Mismatch { actual, .. } if actual == good)
+        let sha = hash_file::<Sha256>(&dir.join("dockerd-dev")).unwrap();
+        let md5 = hash_file::<Md5>(&dir.join("dockerd-dev")).unwrap();
+        // `echo hello | sha256sum`, `echo hello | md5sum`
+        assert_eq!(
+            sha,
+            "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
         );
-        std::fs::remove_file(dir.join("dockerd-dev.sha256")).unwrap();
-        assert_eq!(verify(&dir, "dockerd-dev").unwrap(), Checksum::Missing);
+        assert_eq!(md5, "b1946ac92492d2347c6235b4d2611184");
+        std::fs::write(
+            dir.join("dockerd-dev.sha256"),
+            format!("{sha}  dockerd-dev\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            verify(&dir, "dockerd-dev", Kind::Sha256, &sha),
+            Checksum::Verified
+        );
+        assert_eq!(
+            verify(&dir, "dockerd-dev", Kind::Md5, &md5),
+            Checksum::Missing("md5")
+        );
+        std::fs::write(
+            dir.join("dockerd-dev.md5"),
+            format!("{}  dockerd-dev\n", "0".repeat(32)),
+        )
+        .unwrap();
+        assert!(matches!(
+            verify(&dir, "dockerd-dev", Kind::Md5, &md5),
+            Checksum::Mismatch { kind: "md5", actual, .. } if actual == md5
+        ));
         assert_eq!(human(512), "512 B");
         assert_eq!(human(3 << 20), "3.0 MiB");
         let _ = std::fs::remove_dir_all(&dir);
