@@ -151,7 +151,7 @@ fn interrupt_one_shot(fork: &Utf8Path, image: &str, env: &[(&str, &str)]) -> Res
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
     // Wait until the build runs in the container, then interrupt as a terminal would.
     for line in lines.by_ref() {
-        if line?.contains("xtask: hack/make.sh binary in") {
+        if line?.contains("Building") {
             break;
         }
     }
@@ -164,6 +164,6 @@ fn interrupt_one_shot(fork: &Utf8Path, image: &str, env: &[(&str, &str)]) -> Res
         status.code() == Some(130),
         "expected exit 130 after SIGINT, got {status:?}: {rest:?}"
     );
-    ensure!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+    ensure!(rest.iter().any(|l| l.contains("Interrupted")), "{rest:?}");
     Ok(())
 }

@@ -107,7 +107,7 @@ fn binary_install_smoke_on_debian_moby_20_10_24() -> Result<()> {
     // install while the tool's daemon runs: it comes back up on the new binaries.
     let out = g.xtask(image, &["install"], &[]);
     ensure!(
-        out.status.success() && text(&out.stderr).contains("restarted the running dockerd"),
+        out.status.success() && text(&out.stderr).contains("Restarted"),
         "{out:?}"
     );
     ensure!(

@@ -12,7 +12,7 @@ use crate::container::{self, DevContainer};
 use crate::context::{exit_code, Context};
 use crate::dev::Dev;
 use crate::exec::{Output, Ran};
-use crate::{docker, flags, handback, lock, summary};
+use crate::{docker, flags, handback, summary};
 
 impl flags::Binary {
     pub async fn run(self, cx: &Context) -> Result<u8> {
@@ -26,9 +26,7 @@ impl flags::Binary {
             return Ok(0);
         }
         let docker = docker::connect(cx.ui).await?;
-        let root = dev.fork.root.as_str();
-        let _lock = lock::acquire(cx.ui, &cx.cancel, root, lock::Kind::Work, "binary").await?;
-        let ctr = dev.up(cx, &docker, self.rm).await?;
+        let (_lock, ctr) = dev.up_for_work(cx, &docker, self.rm).await?;
         let result = build(cx, &dev, &docker, &ctr, &bundles, Output::Stream).await;
         if ctr.one_shot {
             container::remove(&docker, &ctr.id).await?;

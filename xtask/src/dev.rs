@@ -33,6 +33,9 @@ fn check_stamp(stamp: Stamp) -> Result<Stamp> {
     Ok(stamp)
 }
 
+/// The prefix of work commands' pidfiles in the container.
+const WORK_PIDFILES: &str = "/tmp/.moby-xtask-work-";
+
 pub struct Dev {
     pub fork: Fork,
     /// `None` only where a task runs without a stamp (`shell` on a tree with no `.git`).
@@ -124,9 +127,39 @@ impl Dev {
         self.fork.version(std::env::var("VERSION").ok().as_deref())
     }
 
-    /// Where this invocation's process group id lives in the container.
+    /// Where this invocation's process group id lives in the container: work commands (under
+    /// the work lock) and shells apart, so that a work command may reap what an earlier one
+    /// left without touching a shell of the other terminal.
     pub fn pidfile(&self) -> String {
-        format!("/tmp/.moby-xtask-{}.pid", self.session)
+        format!("{WORK_PIDFILES}{}.pid", self.session)
+    }
+
+    pub fn shell_pidfile(&self) -> String {
+        format!("/tmp/.moby-xtask-shell-{}.pid", self.session)
+    }
+
+    /// For commands that build, install or run daemons: the fork's work lock, the container,
+    /// and any build an earlier command left running (its connection lost) stopped first.
+    pub async fn up_for_work(
+        &self,
+        cx: &Context,
+        docker: &Docker,
+        one_shot: bool,
+    ) -> Result<(lock::ForkLock, DevContainer)> {
+        let root = self.fork.root.as_str();
+        let lock = lock::acquire(cx.ui, &cx.cancel, root, lock::Kind::Work, cx.ui.task).await?;
+        let ctr = self.up(cx, docker, one_shot).await?;
+        let exec = self.exec(cx, docker, &ctr);
+        let reaped = exec
+            .script("reap", &[WORK_PIDFILES], Output::Capture)
+            .await?;
+        for pgid in reaped.text().lines() {
+            cx.ui.status(
+                "Stopped",
+                format!("process group {pgid}, left running by an earlier command that lost its connection"),
+            );
+        }
+        Ok((lock, ctr))
     }
 
     pub fn exec<'a>(&'a self, cx: &Context, docker: &'a Docker, ctr: &'a DevContainer) -> Exec<'a> {

@@ -82,6 +82,17 @@ fn resolve_endpoint(
 pub async fn connect(ui: Ui) -> Result<Docker> {
     let ep = endpoint(ui)?;
     let t = std::time::Instant::now();
+    let scheme = ep.split_once("://").map(|(s, _)| s).unwrap_or("");
+    match scheme {
+        "unix" | "tcp" | "http" => {}
+        "ssh" | "https" => bail!(
+            "the Docker endpoint {ep} is not supported yet ({scheme}://): forward the daemon's socket \
+             (`ssh -nNT -L /tmp/docker.sock:/var/run/docker.sock <host>`) and set DOCKER_HOST=unix:///tmp/docker.sock"
+        ),
+        _ => bail!(
+            "the Docker endpoint {ep} has a scheme this tool does not know: use unix:///path/to/docker.sock or tcp://host:port"
+        ),
+    }
     let advice =
         "start the daemon (e.g. `sudo systemctl start docker`) or set DOCKER_HOST to one that runs";
     let docker = Docker::connect_with_host(&ep)

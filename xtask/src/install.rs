@@ -10,7 +10,7 @@ use crate::container::DevContainer;
 use crate::context::{exit_code, Context};
 use crate::dev::Dev;
 use crate::exec::Output;
-use crate::{binary, daemon, docker, flags, handback, lock};
+use crate::{binary, daemon, docker, flags, handback};
 
 impl flags::Install {
     pub async fn run(self, cx: &Context) -> Result<u8> {
@@ -19,9 +19,7 @@ impl flags::Install {
             ensure_built(&dev)?;
         }
         let docker = docker::connect(cx.ui).await?;
-        let root = dev.fork.root.as_str();
-        let _lock = lock::acquire(cx.ui, &cx.cancel, root, lock::Kind::Work, "install").await?;
-        let ctr = dev.up(cx, &docker, false).await?;
+        let (_lock, ctr) = dev.up_for_work(cx, &docker, false).await?;
         if self.build {
             let bundles = ["binary".to_string()];
             let ran = binary::build(cx, &dev, &docker, &ctr, &bundles, Output::Stream).await?;

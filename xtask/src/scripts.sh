@@ -48,6 +48,21 @@ group_stop() {
     rm -f "$1"
 }
 
+# reap PREFIX: stop every process group whose pidfile is PREFIX*.pid: what a command that lost
+# its connection (daemon cut, tool killed) left running. Prints each group stopped.
+reap() {
+    for pf in "$1"*.pid; do
+        [ -e "$pf" ] || continue
+        p=$(cat "$pf" 2>/dev/null)
+        if [ -n "$p" ] && alive "$p"; then
+            group_stop "$pf" 50 >/dev/null
+            echo "$p"
+        else
+            rm -f "$pf"
+        fi
+    done
+}
+
 # set_up: succeeds once the entrypoint has exec'd the keep-alive `sleep` (a child of the init).
 set_up() {
     for p in /proc/[0-9]*; do

@@ -21,7 +21,9 @@ impl flags::Shell {
         let ctr = dev.up(cx, &docker, self.rm).await?;
         let tty = terminal::is_interactive();
         let exec = dev.exec(cx, &docker, &ctr);
-        let result = exec.session(&dev.pidfile(), &cmd, tty, &cx.cancel).await;
+        let result = exec
+            .session(&dev.shell_pidfile(), &cmd, tty, &cx.cancel)
+            .await;
         if ctr.one_shot {
             container::remove(&docker, &ctr.id).await?;
         }

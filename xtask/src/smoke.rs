@@ -17,7 +17,7 @@ use crate::context::Context;
 use crate::dev::Dev;
 use crate::exec::Output;
 use crate::text::tail;
-use crate::{binary, daemon, docker, flags, handback, install, lock};
+use crate::{binary, daemon, docker, flags, handback, install};
 
 /// A failed step: its name and what went wrong (with any output worth showing).
 struct Failure {
@@ -40,9 +40,7 @@ impl flags::Smoke {
     pub async fn run(self, cx: &Context) -> Result<u8> {
         let dev = Dev::open(cx, true)?;
         let docker = docker::connect(cx.ui).await?;
-        let root = dev.fork.root.as_str();
-        let _lock = lock::acquire(cx.ui, &cx.cancel, root, lock::Kind::Work, "smoke").await?;
-        let ctr = dev.up(cx, &docker, false).await?;
+        let (_lock, ctr) = dev.up_for_work(cx, &docker, false).await?;
         let exec = dev.exec(cx, &docker, &ctr);
         let started = Instant::now();
         let outcome = steps(cx, &dev, &docker, &ctr, &self).await;

@@ -193,3 +193,42 @@ fn give_back_hands_root_files_to_the_owner() {
     assert_eq!(uid(".git/objects/keep"), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn reap_stops_left_groups_and_clears_dead_pidfiles() {
+    let Some(mut run) = dash() else { return };
+    let dir = scratch("reap");
+    let prefix = dir.join("work-");
+    let live = dir.join("work-a.pid");
+    let mut child = run
+        .arg("group_run")
+        .arg(&live)
+        .args(["sleep", "60"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !live.exists() {
+        assert!(t.elapsed() < Duration::from_secs(10), "never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(dir.join("work-dead.pid"), "999999999\n").unwrap();
+    std::fs::write(dir.join("shell-b.pid"), "1\n").unwrap();
+    let out = dash()
+        .unwrap()
+        .arg("reap")
+        .arg(prefix.as_os_str())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let _ = child.wait();
+    assert!(!live.exists() && !dir.join("work-dead.pid").exists());
+    // Another prefix is not touched.
+    assert!(dir.join("shell-b.pid").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
