@@ -455,9 +455,18 @@ fn cases() -> Vec<Case> {
                 "unknown endpoint scheme",
                 &["--fork", "{fork}", "binary", "--commit", "abc"],
                 1,
-                "cannot reach the Docker daemon",
+                "scheme this tool does not know",
             ),
             &[("DOCKER_HOST", "gopher://example")],
+        ),
+        with_env(
+            case(
+                "ssh endpoint",
+                &["--fork", "{fork}", "binary", "--commit", "abc"],
+                1,
+                "ssh -nNT -L",
+            ),
+            &[("DOCKER_HOST", "ssh://me@build-box")],
         ),
         with_env(
             case(

@@ -232,3 +232,22 @@ fn reap_stops_left_groups_and_clears_dead_pidfiles() {
     assert!(dir.join("shell-b.pid").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn shellcheck_is_clean() {
+    let probe = Command::new("shellcheck").arg("--version").output();
+    if probe.is_err() {
+        println!("skipped: shellcheck is not installed (apt-get install shellcheck); CI runs it");
+        return;
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/scripts.sh");
+    let out = Command::new("shellcheck")
+        .args(["-s", "sh", path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
