@@ -36,11 +36,15 @@ pub struct Stamp {
     pub source: Source,
 }
 
+/// With `dirty_check`, `-unsupported` marks a tree with modified tracked files, as
+/// `hack/make.sh` marks it; without, HEAD alone, as the Makefile exports it to `make shell`
+/// (and no walk of the tree: re-entering a shell stays as fast as `docker exec`).
 pub fn stamp(
     root: &Utf8Path,
     form: CommitForm,
     flag: Option<&str>,
     env: Option<&str>,
+    dirty_check: bool,
 ) -> Result<Stamp> {
     if let Some(c) = flag.filter(|c| !c.is_empty()) {
         return Ok(Stamp {
@@ -55,13 +59,24 @@ pub fn stamp(
         });
     }
     Ok(Stamp {
-        commit: from_git(root, form)?,
+        commit: git_stamp(root, form, dirty_check)?,
         source: Source::Git,
     })
 }
 
 /// HEAD as `hack/make.sh` stamps it. `.git` must be at the fork root (a directory or a worktree's file).
+#[cfg(test)]
 pub fn from_git(root: &Utf8Path, form: CommitForm) -> Result<String> {
+    git_stamp(root, form, true)
+}
+
+/// HEAD's hash in the fork's form, without the `-unsupported` check.
+#[cfg(test)]
+pub fn head(root: &Utf8Path, form: CommitForm) -> Result<String> {
+    git_stamp(root, form, false)
+}
+
+fn git_stamp(root: &Utf8Path, form: CommitForm, dirty_check: bool) -> Result<String> {
     if !root.join(".git").exists() {
         bail!(
             ".git directory missing in {root} and DOCKER_GITCOMMIT not specified: \
@@ -79,7 +94,7 @@ pub fn from_git(root: &Utf8Path, form: CommitForm) -> Result<String> {
         CommitForm::Short => short_hash(&repo, commit.id())?,
         CommitForm::Full => commit.id().to_string(),
     };
-    if is_dirty(&repo)? {
+    if dirty_check && is_dirty(&repo)? {
         hash.push_str("-unsupported");
     }
     Ok(hash)

@@ -46,7 +46,9 @@ pub struct Dev {
 }
 
 impl Dev {
-    /// With `need_commit`, a missing stamp is the error; without, a one-line note.
+    /// With `need_commit` (commands that build), a missing stamp is the error and a dirty tree
+    /// stamps `-unsupported` as `hack/make.sh` does; without (`shell`), HEAD as `make shell`
+    /// exports it, and a missing one is a one-line note.
     pub fn open(cx: &Context, need_commit: bool) -> Result<Dev> {
         let fork = fork::open(&cx.opts)?;
         let env_commit = std::env::var("DOCKER_GITCOMMIT").ok();
@@ -55,6 +57,7 @@ impl Dev {
             fork.commit_form,
             cx.opts.commit.as_deref(),
             env_commit.as_deref(),
+            need_commit,
         ) {
             Ok(s) => Some(check_stamp(s)?),
             Err(e) if !need_commit => {

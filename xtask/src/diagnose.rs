@@ -23,11 +23,17 @@ pub async fn explain(
 }
 
 /// `Ok` while the container runs; otherwise the cause, as [`explain`] words it.
+/// Called after a failure: a container being killed still reads as running for a moment, so
+/// its state is read again for up to a second before it is believed.
 pub async fn ensure_running(docker: &Docker, container: &str) -> anyhow::Result<()> {
-    match cause(&state(docker, container).await, container) {
-        Some(e) => Err(e),
-        None => Ok(()),
+    for _ in 0..10 {
+        let st = state(docker, container).await;
+        if let Some(e) = cause(&st, container) {
+            return Err(e);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    Ok(())
 }
 
 fn cause(state: &State, container: &str) -> Option<anyhow::Error> {

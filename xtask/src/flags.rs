@@ -2,7 +2,31 @@
 //! `impl flags::Task { async fn run(self, cx: &Context) }`; `main` parses and dispatches.
 
 use camino::Utf8PathBuf;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+/// Every help page starts with how to call it, as `cargo xtask …`.
+const HELP: &str = "{usage-heading} {usage}\n\n{about-with-newline}\n{all-args}{after-help}";
+
+/// The command line, every subcommand's help in the same shape.
+pub fn command() -> clap::Command {
+    fn shape(mut cmd: clap::Command) -> clap::Command {
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|s| s.get_name().to_string())
+            .collect();
+        for n in names {
+            cmd = cmd.mut_subcommand(n, shape);
+        }
+        cmd.help_template(HELP)
+    }
+    shape(Cli::command())
+}
+
+/// Parse the process's arguments (clap prints usage errors and exits 2 itself).
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
 
 /// Drive a moby fork's dev container: build, install and smoke-test dockerd.
 #[derive(Parser, Debug)]

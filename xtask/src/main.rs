@@ -41,19 +41,18 @@ mod ui;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use clap::{CommandFactory, Parser};
 use serde_json::json;
 
 use crate::cancel::{Cancel, Interrupted};
 use crate::context::Context;
-use crate::flags::{Cli, Task};
+use crate::flags::Task;
 use crate::ui::Ui;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = flags::parse();
     let Some(task) = cli.task else {
         // `cargo xtask` alone lists the tasks, and that is not an error.
-        let _ = Cli::command().print_help();
+        let _ = flags::command().print_help();
         return ExitCode::SUCCESS;
     };
     let ui = match Ui::new(&cli.output, task.name()) {
@@ -109,8 +108,15 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
         Task::Adopt => Task::adopt(cx).await,
         Task::Down => Task::down(cx).await,
         Task::Completions { shell } => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "cargo-xtask", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut flags::command(), "cargo-xtask", &mut script);
+            let script = String::from_utf8_lossy(&script);
+            if cx.ui.json {
+                cx.ui
+                    .event(json!({"step": "completions", "status": "ok", "script": script}));
+            } else {
+                print!("{script}");
+            }
             Ok(0)
         }
     }

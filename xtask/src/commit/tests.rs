@@ -62,6 +62,8 @@ fn dirty_tracked_file_is_unsupported() {
         from_git(&r.dir, CommitForm::Short).unwrap(),
         format!("{short}-unsupported")
     );
+    // What `make shell` exports: HEAD alone.
+    assert_eq!(head(&r.dir, CommitForm::Short).unwrap(), short);
 }
 
 #[test]
@@ -129,11 +131,18 @@ fn no_git_names_the_way_out() {
 #[test]
 fn flag_beats_env_beats_git() {
     let r = Repo::new("precedence");
-    let s = stamp(&r.dir, CommitForm::Short, Some("flag123"), Some("env456")).unwrap();
+    let s = stamp(
+        &r.dir,
+        CommitForm::Short,
+        Some("flag123"),
+        Some("env456"),
+        true,
+    )
+    .unwrap();
     assert_eq!((s.commit.as_str(), s.source), ("flag123", Source::Flag));
-    let s = stamp(&r.dir, CommitForm::Short, None, Some("env456")).unwrap();
+    let s = stamp(&r.dir, CommitForm::Short, None, Some("env456"), true).unwrap();
     assert_eq!((s.commit.as_str(), s.source), ("env456", Source::Env));
-    let s = stamp(&r.dir, CommitForm::Short, None, Some("")).unwrap();
+    let s = stamp(&r.dir, CommitForm::Short, None, Some(""), true).unwrap();
     assert_eq!(s.source, Source::Git);
 }
 
