@@ -498,3 +498,68 @@ fn quiet_hides_status_and_keeps_results() {
     );
     assert!(out.status.success());
 }
+
+#[test]
+fn a_fork_the_user_cannot_read_says_so() {
+    if !std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| text(&o.stdout).trim() == "0")
+    {
+        tests::skipped("needs root to make a fork another user cannot read");
+        return;
+    }
+    let (s, fork) = e4_copy("unreadable");
+    std::fs::set_permissions(&fork, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let _ = std::fs::set_permissions(&s.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=1000", "--regid=1000", "--clear-groups"])
+        .arg(tests::xtask_bin())
+        .args([
+            "--fork",
+            fork.as_str(),
+            "binary",
+            "--dry-run",
+            "--commit",
+            "abc",
+        ])
+        .env("HOME", "/tmp")
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("permission denied") && !err.contains("not a moby checkout"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_fork_path_with_a_colon_is_mounted_with_mount_syntax() {
+    let s = Scratch::new("colon");
+    let fork = s.dir.join("my:fork");
+    tests::copy_tree(
+        &workspace_root().join("hack-compat/tests/fixtures/e4"),
+        &fork,
+    )
+    .unwrap();
+    let out = xtask(
+        &[
+            "--fork",
+            fork.as_str(),
+            "binary",
+            "--dry-run",
+            "--commit",
+            "abc",
+        ],
+        &[NO_DAEMON],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(
+        line.contains(&format!(
+            "--mount type=bind,source={fork},target=/go/src/github.com/docker/docker"
+        )),
+        "{line}"
+    );
+}

@@ -50,18 +50,19 @@ pub struct DevContainer {
     pub daemon_driver: Option<String>,
 }
 
+/// The container a command wants: its spec, image, role and this invocation's session.
+pub struct Want<'a> {
+    pub spec: &'a DevSpec,
+    pub image_id: &'a str,
+    pub one_shot: bool,
+    pub session: &'a str,
+}
+
 /// Find the fork's dev container (starting it if stopped) or create it; or create a one-shot one.
-pub async fn ensure(
-    docker: &Docker,
-    ui: Ui,
-    spec: &DevSpec,
-    image_id: &str,
-    one_shot: bool,
-    session: &str,
-) -> Result<DevContainer> {
-    let image_id_owned = image_id.to_string();
+pub async fn ensure(docker: &Docker, ui: Ui, want: &Want<'_>) -> Result<DevContainer> {
+    let (one_shot, image_id_owned) = (want.one_shot, want.image_id.to_string());
     if !one_shot {
-        if let Some((id, daemon_driver)) = find_reusable(docker, ui, spec, image_id).await? {
+        if let Some((id, daemon_driver)) = find_reusable(docker, ui, want).await? {
             return Ok(DevContainer {
                 id,
                 one_shot,
@@ -70,8 +71,7 @@ pub async fn ensure(
             });
         }
     }
-    let (id, daemon_driver) =
-        create_and_start(docker, ui, spec, image_id, one_shot, session).await?;
+    let (id, daemon_driver) = create_and_start(docker, ui, want).await?;
     wait_until_set_up(docker, ui, &id).await?;
     Ok(DevContainer {
         id,
@@ -84,9 +84,9 @@ pub async fn ensure(
 async fn find_reusable(
     docker: &Docker,
     ui: Ui,
-    spec: &DevSpec,
-    image_id: &str,
+    want: &Want<'_>,
 ) -> Result<Option<(String, Option<String>)>> {
+    let (spec, image_id) = (want.spec, want.image_id);
     let found = labelled(
         docker,
         ui,
@@ -141,10 +141,7 @@ async fn find_reusable(
 async fn create_and_start(
     docker: &Docker,
     ui: Ui,
-    spec: &DevSpec,
-    image_id: &str,
-    one_shot: bool,
-    session: &str,
+    want: &Want<'_>,
 ) -> Result<(String, Option<String>)> {
     let t = Instant::now();
     let info = docker.info().await.ok();
@@ -152,13 +149,9 @@ async fn create_and_start(
     let daemon_id = info.as_ref().and_then(|i| i.id.clone()).unwrap_or_default();
     let driver = info.and_then(|i| i.driver).filter(|d| !d.is_empty());
     let mut profile = profile::first_choice(&daemon_id);
-    let made = Made {
-        one_shot,
-        session,
-        driver: driver.as_deref(),
-    };
+    let driver_ref = driver.as_deref();
     loop {
-        let id = create(docker, ui, spec, image_id, &made, profile).await?;
+        let id = create(docker, ui, want, driver_ref, profile).await?;
         let t = Instant::now();
         let started = docker.start_container(&id, None).await;
         ui.api("start container", t.elapsed());
@@ -185,22 +178,15 @@ async fn create_and_start(
     }
 }
 
-/// What a new container records about its making.
-struct Made<'a> {
-    one_shot: bool,
-    session: &'a str,
-    driver: Option<&'a str>,
-}
-
 async fn create(
     docker: &Docker,
     ui: Ui,
-    spec: &DevSpec,
-    image_id: &str,
-    made: &Made<'_>,
+    want: &Want<'_>,
+    driver: Option<&str>,
     profile: Profile,
 ) -> Result<String> {
-    let (one_shot, session) = (made.one_shot, made.session);
+    let (spec, image_id) = (want.spec, want.image_id);
+    let (one_shot, session) = (want.one_shot, want.session);
     let role = if one_shot { "oneshot" } else { "dev" };
     let labels = HashMap::from([
         (LABEL_FORK.to_string(), spec.fork_root.clone()),
@@ -212,7 +198,7 @@ async fn create(
         (LABEL_SESSION.to_string(), session.to_string()),
         (
             LABEL_DRIVER.to_string(),
-            made.driver.unwrap_or_default().to_string(),
+            driver.unwrap_or_default().to_string(),
         ),
     ]);
     let mut host = HostConfig {

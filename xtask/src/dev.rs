@@ -92,15 +92,13 @@ impl Dev {
         let work = async {
             let image_id =
                 image::resolve(cx, docker, &self.fork, &self.image_source, false).await?;
-            container::ensure(
-                docker,
-                cx.ui,
-                &self.spec,
-                &image_id,
+            let want = container::Want {
+                spec: &self.spec,
+                image_id: &image_id,
                 one_shot,
-                &self.session,
-            )
-            .await
+                session: &self.session,
+            };
+            container::ensure(docker, cx.ui, &want).await
         };
         match cx.cancel.run(work).await {
             Ok(r) => r,

@@ -27,10 +27,15 @@ impl Mount {
                 Mount::Bind { .. } => "bind",
                 Mount::Volume { .. } => "volume",
             };
-            let spec = format!("type={kind},source={source},target={target}");
+            // `--mount` is CSV: a field holding a comma is quoted.
+            let src = if source.contains(',') {
+                format!("\"source={}\"", source.replace('"', "\"\""))
+            } else {
+                format!("source={source}")
+            };
             [
                 "--mount".into(),
-                format!("\"{}\"", spec.replace('"', "\"\"")),
+                format!("type={kind},{src},target={target}"),
             ]
         } else {
             ["-v".into(), format!("{source}:{target}")]
@@ -248,7 +253,15 @@ mod tests {
         };
         let args = colon.cli_args();
         assert_eq!(args[0], "--mount");
-        assert!(args[1].contains("source=/src/a:b"), "{}", args[1]);
+        assert_eq!(args[1], "type=bind,source=/src/a:b,target=/usr/src/moby");
+        let comma = Mount::Bind {
+            source: "/src/a,b".into(),
+            target: "/x".into(),
+        };
+        assert_eq!(
+            comma.cli_args()[1],
+            "type=bind,\"source=/src/a,b\",target=/x"
+        );
         assert_eq!(colon.api().source.as_deref(), Some("/src/a:b"));
     }
 
