@@ -106,14 +106,16 @@ fn image_builds_only_when_its_inputs_change() -> Result<()> {
     let (ok, err) = image(&fork, &config);
     ensure!(ok, "first build failed: {err}");
     ensure!(
-        err.contains(&format!("docker buildx build --load --target=dev -t {tag}")),
+        err.contains(&format!(
+            "Running `docker buildx build --load --target=dev -t {tag}"
+        )),
         "{err}"
     );
     let first = identity(&tag)?;
 
     // Current: no build at all, the image untouched.
     let (ok, err) = image(&fork, &config);
-    ensure!(ok && !err.contains("building the dev image"), "{err}");
+    ensure!(ok && !err.contains("Building the dev image"), "{err}");
     ensure!(identity(&tag)? == first, "image changed without a build");
 
     // A Go source edit does not make the image stale.
@@ -123,7 +125,7 @@ fn image_builds_only_when_its_inputs_change() -> Result<()> {
     )?;
     let (ok, err) = image(&fork, &config);
     ensure!(
-        ok && !err.contains("building the dev image"),
+        ok && !err.contains("Building the dev image"),
         "a .go edit rebuilt the image: {err}"
     );
     ensure!(identity(&tag)? == first, "image changed after a .go edit");
@@ -148,7 +150,7 @@ fn image_builds_only_when_its_inputs_change() -> Result<()> {
         "{out:?}"
     );
     ensure!(
-        !text(&out.stderr).contains("building the dev image"),
+        !text(&out.stderr).contains("Building the dev image"),
         "{}",
         text(&out.stderr)
     );
@@ -159,7 +161,7 @@ fn image_builds_only_when_its_inputs_change() -> Result<()> {
         format!("{BUILDKIT_DOCKERFILE}RUN echo two > /two\n"),
     )?;
     let (ok, err) = image(&fork, &config);
-    ensure!(ok && err.contains("building the dev image"), "{err}");
+    ensure!(ok && err.contains("Building the dev image"), "{err}");
     let second = identity(&tag)?;
     ensure!(second != first, "Dockerfile edit did not rebuild");
     fs_err::write(
@@ -168,7 +170,7 @@ fn image_builds_only_when_its_inputs_change() -> Result<()> {
     )?;
     let (ok, err) = image(&fork, &config);
     ensure!(
-        ok && err.contains("building the dev image") && identity(&tag)? != second,
+        ok && err.contains("Building the dev image") && identity(&tag)? != second,
         "{err}"
     );
 
@@ -178,7 +180,7 @@ fn image_builds_only_when_its_inputs_change() -> Result<()> {
         &[("DOCKER_CONFIG", &config)],
     );
     ensure!(
-        out.status.success() && text(&out.stderr).contains("building the dev image"),
+        out.status.success() && text(&out.stderr).contains("Building the dev image"),
         "{out:?}"
     );
 
@@ -225,18 +227,18 @@ fn image_e1_single_stage_uses_the_legacy_builder() -> Result<()> {
     let (ok, err) = image(&fork, empty.as_str());
     ensure!(ok, "{err}");
     ensure!(
-        err.contains(&format!("$ DOCKER_BUILDKIT=0 docker build -t {tag}")),
+        err.contains(&format!("Running `DOCKER_BUILDKIT=0 docker build -t {tag}")),
         "{err}"
     );
     ensure!(
-        err.contains("target/ (cargo's build output) will be sent as build context"),
+        err.contains("target/ (cargo's build output) goes to the classic builder as build context"),
         "{err}"
     );
     identity(&tag)?;
     // A .go edit: `COPY .` is not an input, the image stays current.
     fs_err::write(fork.join("daemon/daemon.go"), "package daemon // edited\n")?;
     let (ok, err) = image(&fork, empty.as_str());
-    ensure!(ok && !err.contains("building the dev image"), "{err}");
+    ensure!(ok && !err.contains("Building the dev image"), "{err}");
     Ok(())
 }
 

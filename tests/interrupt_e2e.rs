@@ -108,8 +108,9 @@ impl Matrix<'_> {
     }
 
     fn git_status(&self) -> Result<String> {
+        // `--no-optional-locks`: a status run as root must not rewrite the index (as root).
         let out = Command::new("git")
-            .args(["status", "--porcelain"])
+            .args(["--no-optional-locks", "status", "--porcelain"])
             .current_dir(&self.g.fork)
             .env("HOME", &self.g.home)
             .output()?;

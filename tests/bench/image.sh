@@ -21,8 +21,8 @@ ctr=$(dev_container)
 
 # The check's own timing line; on a stale image the build that follows is cut short (no buildx).
 check() {
-    { MOBY_XTASK_TIMINGS=1 DOCKER_CONFIG=$2 "$xtask" --fork "$1" --commit bench image 2>&1 || true; } |
-        sed -n 's/.*reuse check \([0-9.]*\) ms.*/\1/p'
+    { DOCKER_CONFIG=$2 "$xtask" --verbose --color never --fork "$1" --commit bench image 2>&1 || true; } |
+        sed -n 's/.*Checked dev image .*: [a-z]* (\([0-9.]*\) ms).*/\1/p'
 }
 xt() { DOCKER_CONFIG=$buildx_config "$xtask" --fork "$fork" --commit bench shell -- true; }
 

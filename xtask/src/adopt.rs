@@ -24,7 +24,7 @@ impl flags::Task {
         let exclude = Utf8PathBuf::from_path_buf(repo.commondir().join("info/exclude"))
             .map_err(|p| anyhow::anyhow!("git dir {} is not UTF-8", p.display()))?;
         let text = std::fs::read_to_string(&exclude).unwrap_or_default();
-        if lists_target(&text) {
+        if crate::text::lists_target(&text) {
             cx.ui.result(format!("{exclude} already excludes {ENTRY}"));
             return Ok(0);
         }
@@ -43,14 +43,4 @@ impl flags::Task {
         ));
         Ok(0)
     }
-}
-
-/// Whether an ignore file already excludes the root `target/` directory.
-pub fn lists_target(ignore: &str) -> bool {
-    ignore.lines().map(str::trim).any(|l| {
-        matches!(
-            l,
-            "/target/" | "/target" | "target/" | "target" | "target/**"
-        )
-    })
 }

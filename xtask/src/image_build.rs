@@ -186,9 +186,10 @@ fn warn_if_target_is_context(ui: Ui, root: &Utf8Path) {
         return;
     }
     let ignore = std::fs::read_to_string(root.join(".dockerignore")).unwrap_or_default();
-    if !crate::adopt::lists_target(&ignore) {
+    if !crate::text::lists_target(&ignore) {
         ui.warn(
-            "target/ (cargo's build output) will be sent as build context: run `cargo xtask adopt`",
+            "target/ (cargo's build output) goes to the classic builder as build context: \
+             add `/target/` to .dockerignore, or build the workspace with CARGO_TARGET_DIR outside the fork",
         );
     }
 }

@@ -1,4 +1,5 @@
-//! Small text helpers shared by the tasks: indented blocks of captured output, lower-case hex.
+//! Small text helpers shared by the tasks: indented blocks of captured output, lower-case hex,
+//! whether an ignore file lists cargo's `target/`.
 
 /// `text`'s last `n` lines as an indented block (`\n  | …`), empty when there is nothing.
 pub fn tail(text: &str, n: usize) -> String {
@@ -16,6 +17,16 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether an ignore file already excludes the root `target/` directory.
+pub fn lists_target(ignore: &str) -> bool {
+    ignore.lines().map(str::trim).any(|l| {
+        matches!(
+            l,
+            "/target/" | "/target" | "target/" | "target" | "target/**"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +36,7 @@ mod tests {
         assert_eq!(tail("a\nb\nc", 2), "\n  | b\n  | c");
         assert_eq!(tail("", 5), "");
         assert_eq!(hex(&[0, 15, 255]), "000fff");
+        assert!(lists_target("bundles\n/target/\n"));
+        assert!(!lists_target("target-other\n# /target/\n"));
     }
 }
