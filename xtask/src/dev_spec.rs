@@ -233,6 +233,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dry_run_line_is_the_makefiles_docker_run() {
+        let root = crate::context::project_root().join("hack-compat/tests/fixtures/e2");
+        let fork = Fork::open(&root).unwrap();
+        let host = |k: &str| match k {
+            "DOCKER_CLI_PATH" => Some("/opt/cli/docker".to_string()),
+            "DOCKER_PORT" => Some("127.0.0.1:2375:2375".to_string()),
+            "TESTFLAGS" => Some("-run TestX".to_string()),
+            "HOME" => Some("/root".to_string()),
+            _ => None,
+        };
+        let spec = DevSpec::new(&fork, "docker-dev:main".into(), &host, Some("3385658"));
+        let line = spec.docker_run_line(&["hack/make.sh".into(), "binary".into()]);
+        let src = "/go/src/github.com/docker/docker";
+        for part in [
+            "docker run --rm -i --privileged --init".to_string(),
+            format!("-v {root}:{src}"),
+            "-v /opt/cli:/usr/local/cli".to_string(),
+            "-p 127.0.0.1:2375:2375".to_string(),
+            // 17.06's Makefile exports DOCKER_INCREMENTAL_BINARY=1 and mounts the package caches.
+            "-e DOCKER_INCREMENTAL_BINARY=1".to_string(),
+            "-v dockerdev-go-pkg-cache-gopath:/go/pkg".to_string(),
+            "-e 'TESTFLAGS=-run TestX'".to_string(),
+            "-e DOCKER_GITCOMMIT=3385658".to_string(),
+            "-e DOCKER_GITCOMMIT=3385658 docker-dev:main hack/make.sh binary".to_string(),
+        ] {
+            assert!(line.contains(&part), "{part} not in {line}");
+        }
+        assert!(!line.contains("HOME"), "{line}");
+    }
+
+    #[test]
     fn quoting() {
         assert_eq!(shell_quote("hack/make.sh"), "hack/make.sh");
         assert_eq!(shell_quote("a b"), "'a b'");
