@@ -74,7 +74,10 @@ impl Matrix<'_> {
         );
         let v = volumes()?;
         if v > self.volumes {
-            found.push(format!("{} volume(s) more than before", v - self.volumes));
+            found.push(format!(
+                "{} dangling volume(s) more than before",
+                v - self.volumes
+            ));
         }
         let root_owned = Command::new("find")
             .arg(fork.as_str())

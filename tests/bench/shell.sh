@@ -2,13 +2,15 @@
 # Benchmark warm `cargo xtask shell -- true` (dev container already running) against
 # `docker exec <ctr> true` (target <= 1.3x) and against the make equivalent, a cached `docker build`
 # of the dev image's Dockerfile with the fork as context plus `docker run --rm … true` (target: xtask
-# >= 5x faster). cargo's own start-up is reported apart. Same run, medians of RUNS (default 10).
+# >= 5x faster). cargo's own start-up is reported apart. The fork is under git and no --commit is
+# given, so the stamp is computed as a contributor's call computes it. Same run, medians of RUNS
+# (default 10).
 . "$(dirname "$0")/common.sh"
 runs=${RUNS:-10}
-cp -a "$tree/engine" "$fork"
+make_fork
 extra_cleanup='docker rmi moby-xtask-bench/make-equivalent'
 
-xt() { "$xtask" --fork "$fork" --image "$image" --commit bench shell -- true; }
+xt() { "$xtask" --fork "$fork" --image "$image" shell -- true; }
 xt 2>/dev/null # creates the dev container
 ctr=$(dev_container)
 # The make equivalent: what `make shell` does on every call (a cached build, then a new container).
@@ -23,7 +25,7 @@ mk_run() { docker run --rm -i "${privileged[@]}" -v "$fork:/go/src/github.com/do
 mk_build >/dev/null
 dx() { docker exec "$ctr" true; }
 make_eq() { mk_build && mk_run; }
-cargo_xt() { (cd "$root" && cargo run -q -p xtask -- --fork "$fork" --image "$image" --commit bench shell -- true); }
+cargo_xt() { (cd "$root" && cargo run -q -p xtask -- --fork "$fork" --image "$image" shell -- true); }
 
 x=() d=() m=() c=()
 for ((i = 0; i < runs; i++)); do

@@ -27,7 +27,14 @@ pub async fn explain(
 /// its state is read again for up to a second before it is believed.
 pub async fn ensure_running(docker: &Docker, container: &str) -> anyhow::Result<()> {
     for _ in 0..10 {
-        let st = state(docker, container).await;
+        let mut st = state(docker, container).await;
+        if matches!(st, State::Stopped(_)) {
+            // `docker rm -f` kills first: a stopped container may be on its way out.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            if matches!(state(docker, container).await, State::Gone) {
+                st = State::Gone;
+            }
+        }
         if let Some(e) = cause(&st, container) {
             return Err(e);
         }
@@ -65,6 +72,10 @@ async fn state(docker: &Docker, container: &str) -> State {
     match docker.inspect_container(container, None).await {
         Ok(c) => {
             let s = c.state.unwrap_or_default();
+            let status = s.status.map(|st| st.to_string()).unwrap_or_default();
+            if status == "removing" || status == "dead" {
+                return State::Gone;
+            }
             if s.running == Some(true) {
                 return State::Running;
             }

@@ -251,3 +251,38 @@ fn shellcheck_is_clean() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn each_exec_carries_only_what_its_function_needs() {
+    let run = super::script_for("group_run");
+    assert!(
+        run.contains("group_run() {") && !run.contains("dockerd --") && !run.contains("reap()")
+    );
+    let reap = super::script_for("reap");
+    for f in ["reap() {", "group_stop() {", "alive() {"] {
+        assert!(reap.contains(f), "{f} missing:\n{reap}");
+    }
+    assert!(super::script_for("daemon_stop")
+        .contains("DOCKERD_PIDFILE=/var/run/moby-xtask-dockerd.pid"));
+    // Every function, alone with what it needs, is a valid script under dash.
+    if Command::new("dash").arg("-c").arg("true").status().is_err() {
+        println!("skipped: dash is not installed");
+        return;
+    }
+    let names: Vec<String> = LIBRARY
+        .lines()
+        .filter_map(|l| l.strip_suffix("() {").map(str::to_string))
+        .collect();
+    assert!(names.len() >= 12, "{names:?}");
+    for name in names {
+        let out = Command::new("dash")
+            .args(["-n", "-c", &super::script_for(&name)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
