@@ -116,8 +116,15 @@ impl Proxy {
                 }
                 let (mut t1, mut u1) = (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
                 let (mut t2, mut u2) = (tcp, unix);
-                std::thread::spawn(move || pump(&mut t1, &mut u1));
-                std::thread::spawn(move || pump(&mut u2, &mut t2));
+                // A side that ends its output ends the other's input (a hijacked exec's end).
+                std::thread::spawn(move || {
+                    pump(&mut t1, &mut u1);
+                    let _ = u1.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    pump(&mut u2, &mut t2);
+                    let _ = t2.shutdown(std::net::Shutdown::Write);
+                });
             }
         });
         Ok(Proxy { port, conns, stop })

@@ -112,6 +112,9 @@ pub async fn build(
         ),
     );
     let t = std::time::Instant::now();
+    // Captured output (smoke) shows nothing for a minute: say that it runs.
+    let _progress =
+        (out != Output::Stream).then(|| cx.ui.progress(&format!("for `{}`", cmd.join(" "))));
     let ran = dev.run_group(cx, docker, ctr, &cmd, out).await?;
     if ran.code == 0 && records {
         let record = Record {

@@ -55,7 +55,7 @@ impl Dev {
         let stamp = match commit::stamp(
             &fork.root,
             fork.commit_form,
-            cx.opts.commit.as_deref(),
+            cx.opts.commit.commit.as_deref(),
             env_commit.as_deref(),
             need_commit,
         ) {

@@ -70,19 +70,84 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Which fork, which image, which commit: before or after the task.
+/// Which fork, which image, which commit, given before the task (each task also takes those it
+/// uses after its name).
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Fork options")]
 pub struct ForkOpts {
+    #[command(flatten)]
+    pub fork: ForkArg,
+    #[command(flatten)]
+    pub image: ImageArg,
+    #[command(flatten)]
+    pub commit: CommitArg,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Fork options")]
+pub struct ForkArg {
     /// The moby checkout (any directory inside it) [default: the workspace root]
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub fork: Option<Utf8PathBuf>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Fork options")]
+pub struct ImageArg {
     /// Prebuilt dev image [default: $MOBY_XTASK_IMAGE, else `[image] ref` in .moby-xtask.toml, else the fork's own]
-    #[arg(long, global = true, value_name = "REF")]
+    #[arg(long, value_name = "REF")]
     pub image: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Fork options")]
+pub struct CommitArg {
     /// Commit to stamp as DOCKER_GITCOMMIT [default: $DOCKER_GITCOMMIT, else HEAD as the fork's hack/make.sh stamps it]
-    #[arg(long, global = true, value_name = "HASH")]
+    #[arg(long, value_name = "HASH")]
     pub commit: Option<String>,
+}
+
+/// The fork options in effect for a task: those after its name win over those before it; one
+/// given before a task that does not use it is an error, not silently ignored.
+pub fn fork_opts(before: ForkOpts, task: &Task) -> Result<ForkOpts, String> {
+    let none = (None, None, None);
+    let (fork, image, commit) = match task {
+        Task::Shell(t) => (Some(&t.fork), Some(&t.image), Some(&t.commit)),
+        Task::Binary(t) => (Some(&t.fork), Some(&t.image), Some(&t.commit)),
+        Task::Install(t) => (Some(&t.fork), Some(&t.image), Some(&t.commit)),
+        Task::Smoke(t) => (Some(&t.fork), Some(&t.image), Some(&t.commit)),
+        Task::Image(t) => (Some(&t.fork), Some(&t.image), None),
+        Task::Hooks {
+            cmd: Hooks::Install { fork, .. } | Hooks::Uninstall { fork },
+        } => (Some(fork), None, None),
+        Task::Adopt(t) | Task::Down(t) => (Some(&t.fork), None, None),
+        Task::Completions { .. } => none,
+    };
+    let unused = |given: bool, used: bool, flag: &str| -> Result<(), String> {
+        if given && !used {
+            return Err(format!(
+                "`--{flag}` does not apply to `cargo xtask {}`",
+                task.name()
+            ));
+        }
+        Ok(())
+    };
+    unused(before.fork.fork.is_some(), fork.is_some(), "fork")?;
+    unused(before.image.image.is_some(), image.is_some(), "image")?;
+    unused(before.commit.commit.is_some(), commit.is_some(), "commit")?;
+    Ok(ForkOpts {
+        fork: ForkArg {
+            fork: fork.and_then(|f| f.fork.clone()).or(before.fork.fork),
+        },
+        image: ImageArg {
+            image: image.and_then(|i| i.image.clone()).or(before.image.image),
+        },
+        commit: CommitArg {
+            commit: commit
+                .and_then(|c| c.commit.clone())
+                .or(before.commit.commit),
+        },
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -103,9 +168,9 @@ pub enum Task {
     /// Build the dev image from the fork's Dockerfile if it changed, or get the prebuilt one
     Image(Image),
     /// Keep cargo's target/ out of `git status` (.git/info/exclude), touching no tracked file
-    Adopt,
+    Adopt(ForkOnly),
     /// Stop and remove the fork's dev container (named cache volumes stay)
-    Down,
+    Down(ForkOnly),
     /// Print a shell completion script: `cargo xtask completions bash > ~/.local/share/bash-completion/completions/cargo-xtask`
     Completions {
         #[arg(value_enum)]
@@ -123,8 +188,8 @@ impl Task {
             Task::Smoke(_) => "smoke",
             Task::Hooks { .. } => "hooks",
             Task::Image(_) => "image",
-            Task::Adopt => "adopt",
-            Task::Down => "down",
+            Task::Adopt(_) => "adopt",
+            Task::Down(_) => "down",
             Task::Completions { .. } => "completions",
         }
     }
@@ -138,6 +203,12 @@ pub struct Shell {
     /// The command to run instead of bash
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<String>,
+    #[command(flatten)]
+    pub fork: ForkArg,
+    #[command(flatten)]
+    pub image: ImageArg,
+    #[command(flatten)]
+    pub commit: CommitArg,
 }
 
 #[derive(Args, Debug)]
@@ -151,6 +222,12 @@ pub struct Binary {
     /// Use a one-shot container, removed afterwards, instead of the fork's reusable dev container
     #[arg(long)]
     pub rm: bool,
+    #[command(flatten)]
+    pub fork: ForkArg,
+    #[command(flatten)]
+    pub image: ImageArg,
+    #[command(flatten)]
+    pub commit: CommitArg,
 }
 
 #[derive(Args, Debug)]
@@ -158,6 +235,12 @@ pub struct Install {
     /// Run `cargo xtask binary` first
     #[arg(long)]
     pub build: bool,
+    #[command(flatten)]
+    pub fork: ForkArg,
+    #[command(flatten)]
+    pub image: ImageArg,
+    #[command(flatten)]
+    pub commit: CommitArg,
 }
 
 #[derive(Args, Debug)]
@@ -171,6 +254,12 @@ pub struct Smoke {
     /// Seconds to wait for the daemon to answer
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub timeout: u64,
+    #[command(flatten)]
+    pub fork: ForkArg,
+    #[command(flatten)]
+    pub image: ImageArg,
+    #[command(flatten)]
+    pub commit: CommitArg,
 }
 
 #[derive(Subcommand, Debug)]
@@ -180,9 +269,14 @@ pub enum Hooks {
         /// Replace a pre-commit hook that this tool did not write (a backup is kept)
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        fork: ForkArg,
     },
     /// Remove the pre-commit hook, if this tool wrote it
-    Uninstall,
+    Uninstall {
+        #[command(flatten)]
+        fork: ForkArg,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -190,4 +284,15 @@ pub struct Image {
     /// Build even when the image is current
     #[arg(long)]
     pub rebuild: bool,
+    #[command(flatten)]
+    pub fork: ForkArg,
+    #[command(flatten)]
+    pub image: ImageArg,
+}
+
+/// Tasks that take only the fork.
+#[derive(Args, Debug)]
+pub struct ForkOnly {
+    #[command(flatten)]
+    pub fork: ForkArg,
 }

@@ -13,7 +13,7 @@ use crate::flags::ForkOpts;
 use crate::{commit, config};
 
 pub fn open(opts: &ForkOpts) -> Result<Fork> {
-    let given = opts.fork.clone().unwrap_or_else(project_root);
+    let given = opts.fork.fork.clone().unwrap_or_else(project_root);
     let abs = match given.canonicalize_utf8() {
         Ok(p) => p,
         // Let hack-compat word the "not a directory" case.
@@ -52,7 +52,7 @@ impl ImageSource {
 }
 
 pub fn image(opts: &ForkOpts, fork: &Fork) -> Result<ImageSource> {
-    if let Some(i) = opts.image.clone() {
+    if let Some(i) = opts.image.image.clone() {
         if i.trim().is_empty() {
             bail!("--image is empty: give an image reference, or drop the option to use the fork's own");
         }

@@ -46,7 +46,7 @@ impl flags::Hooks {
         let fork = fork::open(&cx.opts)?;
         let hook = hook_path(&fork.root)?;
         match (self, current(&hook)?) {
-            (flags::Hooks::Install { force }, now) => {
+            (flags::Hooks::Install { force, .. }, now) => {
                 if let Current::Foreign(why) = now {
                     if !force {
                         bail!("{hook} {why}: pass --force to replace it (the old one is kept as a backup)");
@@ -63,12 +63,14 @@ impl flags::Hooks {
                 set_executable(&hook)?;
                 cx.ui.result(format!("installed {hook}: every commit runs `cargo xtask smoke` on the work tree committed to (skip once with `git commit --no-verify`)"));
             }
-            (flags::Hooks::Uninstall, Current::Nothing) => cx.ui.result(format!(
+            (flags::Hooks::Uninstall { .. }, Current::Nothing) => cx.ui.result(format!(
                 "no pre-commit hook in {}",
                 hook.parent().map(|p| p.as_str()).unwrap_or("")
             )),
-            (flags::Hooks::Uninstall, Current::Foreign(why)) => bail!("{hook} {why}: left alone"),
-            (flags::Hooks::Uninstall, Current::Ours) => {
+            (flags::Hooks::Uninstall { .. }, Current::Foreign(why)) => {
+                bail!("{hook} {why}: left alone")
+            }
+            (flags::Hooks::Uninstall { .. }, Current::Ours) => {
                 fs_err::remove_file(&hook)?;
                 cx.ui.result(format!("removed {hook}"));
             }

@@ -82,11 +82,14 @@ fn main() -> ExitCode {
                 return 1;
             }
         };
-        let cx = Context {
-            ui,
-            cancel,
-            opts: cli.fork,
+        let opts = match flags::fork_opts(cli.fork, &task) {
+            Ok(o) => o,
+            Err(e) => {
+                ui.error(e);
+                return 2;
+            }
         };
+        let cx = Context { ui, cancel, opts };
         let result = dispatch(task, &cx).await;
         finish(&cx, result)
     });
@@ -105,8 +108,8 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
         Task::Smoke(t) => t.run(cx).await,
         Task::Hooks { cmd } => cmd.run(cx).await,
         Task::Image(t) => t.run(cx).await,
-        Task::Adopt => Task::adopt(cx).await,
-        Task::Down => Task::down(cx).await,
+        Task::Adopt(_) => Task::adopt(cx).await,
+        Task::Down(_) => Task::down(cx).await,
         Task::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut flags::command(), "cargo-xtask", &mut script);
