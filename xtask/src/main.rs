@@ -90,7 +90,10 @@ fn main() -> ExitCode {
             }
         };
         let cx = Context { ui, cancel, opts };
-        let result = dispatch(task, &cx).await;
+        let result = tokio::select! {
+            r = dispatch(task, &cx) => r,
+            sig = watchdog(&cx) => Err(Interrupted(sig).into()),
+        };
         finish(&cx, result)
     });
     ui.event(json!({"status": "finished", "exit_code": code,
@@ -121,6 +124,25 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
                 print!("{script}");
             }
             Ok(0)
+        }
+    }
+}
+
+/// After a signal, the task has this long to stop what it started (its own waits are bounded
+/// by 10 s); a second signal cuts it to a moment. Past that the tool exits anyway: a call to a
+/// daemon that no longer answers must not keep it alive.
+async fn watchdog(cx: &Context) -> cancel::Sig {
+    let sig = cx.cancel.cancelled().await;
+    let start = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let limit = if cx.cancel.hurry() { 2 } else { 20 };
+        if start.elapsed() >= std::time::Duration::from_secs(limit) {
+            cx.ui.warn(
+                "the cleanup did not finish in time: something may still run in the dev container \
+                 (`cargo xtask down` stops it)",
+            );
+            return sig;
         }
     }
 }
