@@ -29,7 +29,7 @@ struct Matrix<'a> {
     g: &'a GitFork,
     image: &'a str,
     status: String,
-    volumes: usize,
+    volumes: Vec<String>,
     passed: Vec<String>,
 }
 
@@ -72,12 +72,10 @@ impl Matrix<'_> {
                 .into_iter()
                 .map(|c| format!("one-shot container {c}")),
         );
-        let v = volumes()?;
-        if v > self.volumes {
-            found.push(format!(
-                "{} dangling volume(s) more than before",
-                v - self.volumes
-            ));
+        for v in volumes()? {
+            if !self.volumes.contains(&v) {
+                found.push(format!("dangling volume {v}"));
+            }
         }
         let root_owned = Command::new("find")
             .arg(fork.as_str())
@@ -103,8 +101,10 @@ impl Matrix<'_> {
         let out = Command::new("docker")
             .args(["exec", &ctr, "ps", "-eo", "pid,args"])
             .output()?;
+        // PID 1 is the container's init and entrypoint, which lives as long as the container.
         Ok(text(&out.stdout)
             .lines()
+            .filter(|l| l.split_whitespace().next() != Some("1"))
             .filter(|l| LEFTOVER.iter().any(|p| l.contains(p)))
             .map(str::to_string)
             .collect())

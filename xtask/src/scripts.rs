@@ -72,11 +72,22 @@ pub fn script_for(func: &str) -> String {
         }
         i += 1;
     }
-    let mut script = p.preamble.clone();
-    for name in &needed {
-        if let Some(body) = p.functions.get(*name) {
-            script.push_str(body);
-        }
+    let bodies: Vec<&str> = needed
+        .iter()
+        .filter_map(|n| p.functions.get(*n).map(String::as_str))
+        .collect();
+    // Only the variables these functions use.
+    let mut script: String = p
+        .preamble
+        .lines()
+        .filter(|l| {
+            let var = l.split('=').next().unwrap_or_default();
+            bodies.iter().any(|b| b.contains(var))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for body in bodies {
+        script.push_str(body);
     }
     script.push_str("\"$@\"\n");
     script
