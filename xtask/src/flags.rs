@@ -112,10 +112,12 @@ pub struct CommitArg {
 pub fn fork_opts(before: ForkOpts, task: &Task) -> Result<ForkOpts, String> {
     let none = (None, None, None);
     let (fork, image, commit) = match task {
-        Task::Shell(t) => (Some(&t.fork), Some(&t.image), Some(&t.commit)),
-        Task::Binary(t) => (Some(&t.fork), Some(&t.image), Some(&t.commit)),
-        Task::Install(t) => (Some(&t.fork), Some(&t.image), Some(&t.commit)),
-        Task::Smoke(t) => (Some(&t.fork), Some(&t.image), Some(&t.commit)),
+        Task::Shell(Shell { opts, .. })
+        | Task::Binary(Binary { opts, .. })
+        | Task::Install(Install { opts, .. })
+        | Task::Smoke(Smoke { opts, .. }) => {
+            (Some(&opts.fork), Some(&opts.image), Some(&opts.commit))
+        }
         Task::Image(t) => (Some(&t.fork), Some(&t.image), None),
         Task::Hooks {
             cmd: Hooks::Install { fork, .. } | Hooks::Uninstall { fork },
@@ -204,11 +206,7 @@ pub struct Shell {
     #[arg(last = true, value_name = "CMD")]
     pub cmd: Vec<String>,
     #[command(flatten)]
-    pub fork: ForkArg,
-    #[command(flatten)]
-    pub image: ImageArg,
-    #[command(flatten)]
-    pub commit: CommitArg,
+    pub opts: ForkOpts,
 }
 
 #[derive(Args, Debug)]
@@ -223,11 +221,7 @@ pub struct Binary {
     #[arg(long)]
     pub rm: bool,
     #[command(flatten)]
-    pub fork: ForkArg,
-    #[command(flatten)]
-    pub image: ImageArg,
-    #[command(flatten)]
-    pub commit: CommitArg,
+    pub opts: ForkOpts,
 }
 
 #[derive(Args, Debug)]
@@ -236,11 +230,7 @@ pub struct Install {
     #[arg(long)]
     pub build: bool,
     #[command(flatten)]
-    pub fork: ForkArg,
-    #[command(flatten)]
-    pub image: ImageArg,
-    #[command(flatten)]
-    pub commit: CommitArg,
+    pub opts: ForkOpts,
 }
 
 #[derive(Args, Debug)]
@@ -255,11 +245,7 @@ pub struct Smoke {
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub timeout: u64,
     #[command(flatten)]
-    pub fork: ForkArg,
-    #[command(flatten)]
-    pub image: ImageArg,
-    #[command(flatten)]
-    pub commit: CommitArg,
+    pub opts: ForkOpts,
 }
 
 #[derive(Subcommand, Debug)]
