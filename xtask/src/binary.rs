@@ -41,7 +41,8 @@ impl flags::Binary {
             return Ok(exit_code(ran.code));
         }
         let version = dev.version();
-        let artifacts = summary::collect(&dev.fork, &bundles, &version, &cx.cancel, cx.ui.json)?;
+        let artifacts =
+            summary::collect(&dev.fork, &bundles, &version, &cx.cancel, cx.ui.json).await?;
         let builds_binaries = bundles.iter().any(|b| b.contains("binary"));
         if artifacts.is_empty() && builds_binaries {
             bail!(
@@ -50,6 +51,7 @@ impl flags::Binary {
                 dev.fork.root
             );
         }
+        cx.cancel.check_now().await?;
         if !summary::print(cx.ui, &dev.fork, &artifacts, &version, dev.commit()) {
             bail!("an artifact does not match its checksum file: the build output is inconsistent, rebuild it");
         }

@@ -98,6 +98,13 @@ impl Cancel {
         }
     }
 
+    /// [`Cancel::check`] after letting the runtime deliver a pending signal: for the gaps
+    /// between synchronous stretches (hashing artifacts), where nothing else polls it.
+    pub async fn check_now(&self) -> Result<(), Interrupted> {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        self.check()
+    }
+
     /// A second signal arrived: cut cleanup waits short.
     pub fn hurry(&self) -> bool {
         self.hurry.load(Ordering::SeqCst)

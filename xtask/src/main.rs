@@ -94,6 +94,8 @@ fn main() -> ExitCode {
             r = dispatch(task, &cx) => r,
             sig = watchdog(&cx) => Err(Interrupted(sig).into()),
         };
+        // A signal that came during the last synchronous stretch is seen once the runtime runs.
+        let _ = cx.cancel.check_now().await;
         finish(&cx, result)
     });
     ui.event(json!({"status": "finished", "exit_code": code,

@@ -39,7 +39,8 @@ pub enum Checksum {
 }
 
 /// The artifacts under the output directories of `bundles` (relative paths from the fork root).
-pub fn collect(
+/// Yields to the runtime between files, so that a signal is seen while it hashes.
+pub async fn collect(
     fork: &Fork,
     bundles: &[String],
     version: &str,
@@ -63,7 +64,7 @@ pub fn collect(
                 .collect();
             names.sort();
             for name in names {
-                cancel.check()?;
+                cancel.check_now().await?;
                 out.push(artifact(fork, &dir, &o.dir.join(&name), want_sha256)?);
             }
         }
