@@ -63,9 +63,27 @@ pub async fn collect(
                 .filter(|n| !n.ends_with(".md5") && !n.ends_with(".sha256"))
                 .collect();
             names.sort();
-            for name in names {
+            // Two at a time (the machine's cores), a signal seen between pairs.
+            for pair in names.chunks(2) {
                 cancel.check_now().await?;
-                out.push(artifact(fork, &dir, &o.dir.join(&name), want_sha256)?);
+                let done: Vec<Result<Artifact>> = std::thread::scope(|s| {
+                    let jobs: Vec<_> = pair
+                        .iter()
+                        .map(|name| {
+                            let (dir, rel) = (&dir, o.dir.join(name));
+                            s.spawn(move || artifact(fork, dir, &rel, want_sha256))
+                        })
+                        .collect();
+                    jobs.into_iter()
+                        .map(|j| {
+                            j.join()
+                                .unwrap_or_else(|_| Err(anyhow::anyhow!("hashing failed")))
+                        })
+                        .collect()
+                });
+                for a in done {
+                    out.push(a?);
+                }
             }
         }
     }
@@ -89,13 +107,18 @@ fn artifact(fork: &Fork, dir: &Utf8Path, rel: &Utf8Path, want_sha256: bool) -> R
     let mut checksum = Checksum::NotWritten;
     let mut sha256 = None;
     if lmeta.is_file() {
-        if want_sha256 || fork.checksum_kinds.contains(&Kind::Sha256) {
-            sha256 = Some(hash_file::<Sha256>(&path)?);
-        }
-        for kind in &fork.checksum_kinds {
+        let kinds = &fork.checksum_kinds;
+        let want_md5 = kinds.contains(&Kind::Md5);
+        let (md5, sha) = digests(
+            &path,
+            want_md5,
+            want_sha256 || kinds.contains(&Kind::Sha256),
+        )?;
+        sha256 = sha;
+        for kind in kinds {
             let actual = match kind {
                 Kind::Sha256 => sha256.clone().unwrap_or_default(),
-                Kind::Md5 => hash_file::<Md5>(&path)?,
+                Kind::Md5 => md5.clone().unwrap_or_default(),
             };
             checksum = verify(dir, name, *kind, &actual);
             if checksum != Checksum::Verified {
@@ -134,7 +157,31 @@ fn verify(dir: &Utf8Path, name: &str, kind: Kind, actual: &str) -> Checksum {
     }
 }
 
+/// The file's MD5 and SHA-256 (each only if asked for), in one read of it.
+fn digests(path: &Utf8Path, md5: bool, sha256: bool) -> Result<(Option<String>, Option<String>)> {
+    let mut f = fs_err::File::open(path)?;
+    let (mut m, mut s) = (md5.then(Md5::new), sha256.then(Sha256::new));
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {path}"))?;
+        if n == 0 {
+            break;
+        }
+        if let Some(m) = m.as_mut() {
+            m.update(&buf[..n]);
+        }
+        if let Some(s) = s.as_mut() {
+            s.update(&buf[..n]);
+        }
+    }
+    let hex = |d: &[u8]| crate::text::hex(d);
+    Ok((m.map(|m| hex(&m.finalize())), s.map(|s| hex(&s.finalize()))))
+}
+
 /// Lower-case hex digest of a file's content.
+#[cfg(test)]
 fn hash_file<D: Digest>(path: &Utf8Path) -> Result<String> {
     let mut f = fs_err::File::open(path)?;
     let mut hasher = D::new();
@@ -231,6 +278,8 @@ mod tests {
             "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
         );
         assert_eq!(md5, "b1946ac92492d2347c6235b4d2611184");
+        let both = digests(&dir.join("dockerd-dev"), true, true).unwrap();
+        assert_eq!(both, (Some(md5.clone()), Some(sha.clone())));
         std::fs::write(
             dir.join("dockerd-dev.sha256"),
             format!("{sha}  dockerd-dev\n"),
