@@ -183,6 +183,9 @@ fn cases() -> Vec<Case> {
         case("bundle as a path", &["--fork", "{fork}", "binary", "--dry-run", "--commit", "abc", "../../bin/sh"], 1, "unknown bundle"),
         case("helper script as a bundle", &["--fork", "{fork}", "binary", "--dry-run", "--commit", "abc", ".binary"], 1, "unknown bundle `.binary`"),
         case("install with nothing built", &["--fork", "{fork}", "install", "--commit", "abc"], 1, "no dockerd built"),
+        case("unknown validate check", &["--fork", "{fork}", "validate", "lint-all"], 1, "unknown check `lint-all`: this fork has dco, default, pkg-imports"),
+        with_setup(case("validate on a fork without checks", &["--fork", "{fork}", "validate"], 1, "has no hack/validate/ checks"),
+            Setup::E1With(|_| {})),
         // Hooks and adopt need git.
         case("hooks without git", &["--fork", "{fork}", "hooks", "install"], 1, "is not a git repository"),
         case("adopt without git", &["--fork", "{fork}", "adopt"], 1, "is not a git repository"),

@@ -563,3 +563,31 @@ fn a_fork_path_with_a_colon_is_mounted_with_mount_syntax() {
         "{line}"
     );
 }
+
+#[test]
+fn doctor_names_what_is_missing() {
+    let (s, fork) = e4_copy("doctor");
+    let home = s.dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let st = std::process::Command::new("git")
+        .args(["init", "-q", "-b", "master"])
+        .current_dir(&fork)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = xtask(
+        &["--fork", fork.as_str(), "doctor"],
+        &[NO_DAEMON, ("HOME", home.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    for missing in [
+        "git user.name is not set",
+        "git user.email is not set",
+        "no `upstream` remote points at moby/moby",
+        "git remote add upstream https://github.com/moby/moby.git",
+        "cannot reach the Docker daemon",
+    ] {
+        assert!(stdout.contains(missing), "{missing} not in:\n{stdout}");
+    }
+}

@@ -36,6 +36,28 @@ pub(crate) fn list(root: &Utf8Path) -> Result<Vec<String>, Error> {
     Ok(names)
 }
 
+/// The checks in `hack/validate/` (`default` and `all` run several): script names without a dot
+/// (their helpers are dot-files, their configs `*.yml`). Empty when the fork has none.
+pub(crate) fn validate_checks(root: &Utf8Path) -> Result<Vec<String>, Error> {
+    let dir = root.join("hack/validate");
+    let Ok(entries) = fs_err::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(Error::Io)?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.contains('.') || !entry.path().is_file() {
+            continue;
+        }
+        names.push(name);
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// `binary` writes `binary-daemon` (and `binary-client` in E1); other bundles their own dir.
 pub(crate) fn outputs(layout: BinaryLayout, bundle: &str, version: &str) -> Vec<BundleOutput> {
     let base = match layout {

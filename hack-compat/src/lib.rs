@@ -64,6 +64,8 @@ pub struct Fork {
     pub daemon: DaemonFlags,
     /// Where `hack/make.sh install-binary` copies the binaries.
     pub install_dir: InstallDir,
+    /// The checks of `hack/validate/` (`default` runs the usual set).
+    pub validate_checks: Vec<String>,
     /// Bundle names `hack/make.sh` accepts (the scripts in `hack/make/`, without dot-files).
     pub bundles: Vec<String>,
     /// Versioned (`bundles/<VERSION>/…`, E1/E2) or flat (`bundles/…`) output.
@@ -106,6 +108,7 @@ impl Fork {
             .ok_or_else(|| Error::NoDockerEnvs(root.join("Makefile")))?;
         let go_caches = makefile::go_caches(&files.makefile);
         let bundles = bundles::list(&root)?;
+        let validate_checks = bundles::validate_checks(&root)?;
         let layout = make_sh::layout(&files.make_sh);
         let checksum_kinds = make_sh::checksums(
             &files.make_sh,
@@ -151,6 +154,7 @@ impl Fork {
             daemon,
             install_dir,
             bundles,
+            validate_checks,
             layout,
             checksum_kinds,
             commit_form,

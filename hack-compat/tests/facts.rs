@@ -252,3 +252,10 @@ fn non_build_dirs_cover_outputs_and_tests() {
         assert!(!hack_compat::NON_BUILD_DIRS.contains(&d), "{d}");
     }
 }
+
+#[test]
+fn validate_checks_are_the_scripts_of_hack_validate() {
+    let f = open("e4");
+    assert_eq!(f.validate_checks, ["dco", "default", "pkg-imports"]);
+    assert!(open("e1").validate_checks.is_empty());
+}

@@ -348,6 +348,14 @@ pub async fn of_fork(docker: &Docker, ui: Ui, fork_root: &str) -> Result<Vec<(St
         .collect())
 }
 
+/// Whether any container of this tool on the daemon was made with `profile`.
+pub async fn with_profile(docker: &Docker, profile: &str) -> bool {
+    let labels = vec![format!("{LABEL_PROFILE}={profile}")];
+    labelled(docker, crate::ui::Ui::plain(), labels)
+        .await
+        .is_ok_and(|c| !c.is_empty())
+}
+
 /// Every container (running or not) that carries all of `labels` (`key=value`).
 async fn labelled(docker: &Docker, ui: Ui, labels: Vec<String>) -> Result<Vec<ContainerSummary>> {
     let filters = HashMap::from([("label".to_string(), labels)]);

@@ -119,6 +119,13 @@ pub fn fork_opts(before: ForkOpts, task: &Task) -> Result<ForkOpts, String> {
             (Some(&opts.fork), Some(&opts.image), Some(&opts.commit))
         }
         Task::Image(t) => (Some(&t.fork), Some(&t.image), None),
+        Task::Validate(t) => (
+            Some(&t.opts.fork),
+            Some(&t.opts.image),
+            Some(&t.opts.commit),
+        ),
+        Task::Clean(t) => (Some(&t.fork), Some(&t.image), None),
+        Task::Doctor(t) => (Some(&t.fork), None, None),
         Task::Hooks {
             cmd: Hooks::Install { fork, .. } | Hooks::Uninstall { fork },
         } => (Some(fork), None, None),
@@ -169,6 +176,12 @@ pub enum Task {
     },
     /// Build the dev image from the fork's Dockerfile if it changed, or get the prebuilt one
     Image(Image),
+    /// Run the fork's hack/validate checks (`default`, or the named ones) in the dev container
+    Validate(Validate),
+    /// Check the set-up a contributor needs: daemon, privileges, disk, dev image, git identity, remotes
+    Doctor(ForkOnly),
+    /// Remove the fork's bundles/ and dev container (`--all`: also its cache volumes and dev image)
+    Clean(Clean),
     /// Keep cargo's target/ out of `git status` (.git/info/exclude), touching no tracked file
     Adopt(ForkOnly),
     /// Stop and remove the fork's dev container (named cache volumes stay)
@@ -190,6 +203,9 @@ impl Task {
             Task::Smoke(_) => "smoke",
             Task::Hooks { .. } => "hooks",
             Task::Image(_) => "image",
+            Task::Validate(_) => "validate",
+            Task::Doctor(_) => "doctor",
+            Task::Clean(_) => "clean",
             Task::Adopt(_) => "adopt",
             Task::Down(_) => "down",
             Task::Completions { .. } => "completions",
@@ -281,4 +297,24 @@ pub struct Image {
 pub struct ForkOnly {
     #[command(flatten)]
     pub fork: ForkArg,
+}
+
+#[derive(Args, Debug)]
+pub struct Validate {
+    /// Checks from the fork's hack/validate/ [default: default]
+    #[arg(value_name = "CHECK")]
+    pub checks: Vec<String>,
+    #[command(flatten)]
+    pub opts: ForkOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct Clean {
+    /// Also the fork's Go cache volumes and its dev image (when no other container uses them)
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub fork: ForkArg,
+    #[command(flatten)]
+    pub image: ImageArg,
 }

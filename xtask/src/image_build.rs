@@ -105,6 +105,11 @@ impl Plan {
         Ok((builder, args, env))
     }
 
+    /// Whether the Dockerfile needs BuildKit (then buildx, or a client with it built in).
+    pub fn needs_buildkit(&self) -> bool {
+        self.buildkit
+    }
+
     pub fn root(&self) -> &Utf8Path {
         &self.root
     }
@@ -121,7 +126,7 @@ pub enum Builder {
 }
 
 impl Builder {
-    fn detect(sh: &Shell, needs_buildkit: bool) -> Result<Builder> {
+    pub fn detect(sh: &Shell, needs_buildkit: bool) -> Result<Builder> {
         if !needs_buildkit {
             return Ok(Builder::Legacy);
         }

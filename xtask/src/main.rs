@@ -9,6 +9,7 @@ mod adopt;
 mod binary;
 mod build_record;
 mod cancel;
+mod clean;
 mod commit;
 mod config;
 mod container;
@@ -18,6 +19,7 @@ mod dev;
 mod dev_spec;
 mod diagnose;
 mod docker;
+mod doctor;
 mod down;
 mod exec;
 mod flags;
@@ -37,6 +39,7 @@ mod summary;
 mod terminal;
 mod text;
 mod ui;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -113,6 +116,9 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
         Task::Smoke(t) => t.run(cx).await,
         Task::Hooks { cmd } => cmd.run(cx).await,
         Task::Image(t) => t.run(cx).await,
+        Task::Validate(t) => t.run(cx).await,
+        Task::Doctor(_) => doctor::run(cx).await,
+        Task::Clean(t) => t.run(cx).await,
         Task::Adopt(_) => Task::adopt(cx).await,
         Task::Down(_) => Task::down(cx).await,
         Task::Completions { shell } => {

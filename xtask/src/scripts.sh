@@ -105,6 +105,11 @@ rm_record() {
     rm -f "$1"
 }
 
+# rm_tree PATH: remove PATH (relative to the fork) whoever owns what is in it.
+rm_tree() {
+    rm -rf -- "$1"
+}
+
 # install_copy DIR DEST: the daemon bundle's executables (not checksums) into DEST.
 install_copy() {
     for f in "$1"/*; do

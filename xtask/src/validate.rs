@@ -1,0 +1,90 @@
+//! `cargo xtask validate [CHECK…]`: the fork's own `hack/validate/` scripts (`default`, or the
+//! named ones, checked against the fork's list) in the dev container, each a process group a
+//! signal stops; one line per check and a closing `N passed, M failed`.
+
+use anyhow::{bail, Result};
+use serde_json::json;
+
+use crate::context::Context;
+use crate::dev::Dev;
+use crate::exec::Output;
+use crate::{docker, flags, handback};
+
+impl flags::Validate {
+    pub async fn run(self, cx: &Context) -> Result<u8> {
+        let mut dev = Dev::open(cx, false)?;
+        let available = &dev.fork.validate_checks;
+        if available.is_empty() {
+            bail!("this fork ({}) has no hack/validate/ checks", dev.fork.era);
+        }
+        let checks = if self.checks.is_empty() {
+            vec!["default".to_string()]
+        } else {
+            self.checks.clone()
+        };
+        for c in &checks {
+            if !available.contains(c) {
+                bail!(
+                    "unknown check `{c}`: this fork has {}",
+                    available.join(", ")
+                );
+            }
+        }
+        compare_with_upstream(cx, &mut dev);
+        let docker = docker::connect(cx.ui).await?;
+        let (_lock, ctr) = dev.up_for_work(cx, &docker, false).await?;
+        let exec = dev.exec(cx, &docker, &ctr);
+        let (mut passed, mut failed) = (0, 0);
+        for c in &checks {
+            cx.ui.status("Validating", format!("`hack/validate/{c}`"));
+            let t = std::time::Instant::now();
+            let cmd = [format!("hack/validate/{c}")];
+            let ran = dev.run_group(cx, &docker, &ctr, &cmd, Output::Stream).await;
+            handback::give_back(&exec, &dev.fork).await?;
+            let code = ran?.code;
+            let secs = t.elapsed().as_secs_f64();
+            let status = if code == 0 { "passed" } else { "failed" };
+            cx.ui.result(format!(
+                "validate {c}: {status} in {secs:.1} s (exit {code})"
+            ));
+            cx.ui
+                .event(json!({"step": c, "status": status, "exit_code": code, "seconds": secs}));
+            if code == 0 {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+        }
+        cx.ui.result(format!("{passed} passed, {failed} failed"));
+        Ok(if failed == 0 { 0 } else { 1 })
+    }
+}
+
+/// The fork's scripts compare the branch with `VALIDATE_ORIGIN_BRANCH`, else they fetch moby's
+/// master from GitHub. A contributor's clone has it already as `upstream/master` (or `main`):
+/// use that when the variable is unset and the fork forwards it.
+fn compare_with_upstream(cx: &Context, dev: &mut Dev) {
+    const VAR: &str = "VALIDATE_ORIGIN_BRANCH";
+    if !dev.fork.env_allowlist.iter().any(|n| n == VAR)
+        || dev.spec.env.iter().any(|(k, _)| k == VAR)
+    {
+        return;
+    }
+    let Ok(repo) = git2::Repository::open(&dev.fork.root) else {
+        return;
+    };
+    let found = ["master", "main"]
+        .iter()
+        .map(|b| format!("upstream/{b}"))
+        .find(|r| repo.find_reference(&format!("refs/remotes/{r}")).is_ok());
+    match found {
+        Some(r) => {
+            cx.ui.note(format!("comparing with {r} (your `upstream` remote); set {VAR} to choose another"));
+            dev.spec.env.push((VAR.to_string(), r));
+        }
+        None => cx.ui.note(format!(
+            "no upstream/master here and {VAR} unset: the fork's checks fetch moby's master from GitHub \
+             (`git fetch upstream` first to work offline)"
+        )),
+    }
+}
