@@ -165,6 +165,13 @@ impl Dev {
 
     pub fn exec<'a>(&'a self, cx: &Context, docker: &'a Docker, ctr: &'a DevContainer) -> Exec<'a> {
         let mut env = self.spec.env_strings();
+        // The fork belongs to its user and the container runs as root: git in the container
+        // (the fork's validate scripts) trusts the source path, as moby's own dev image sets it.
+        env.extend([
+            "GIT_CONFIG_COUNT=1".to_string(),
+            "GIT_CONFIG_KEY_0=safe.directory".to_string(),
+            format!("GIT_CONFIG_VALUE_0={}", self.spec.workdir),
+        ]);
         if let Some(driver) = &ctr.daemon_driver {
             env.extend(
                 self.spec

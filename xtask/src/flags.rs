@@ -125,7 +125,7 @@ pub fn fork_opts(before: ForkOpts, task: &Task) -> Result<ForkOpts, String> {
             Some(&t.opts.commit),
         ),
         Task::Clean(t) => (Some(&t.fork), Some(&t.image), None),
-        Task::Doctor(t) => (Some(&t.fork), None, None),
+        Task::Doctor(t) => (Some(&t.fork), Some(&t.image), None),
         Task::Hooks {
             cmd: Hooks::Install { fork, .. } | Hooks::Uninstall { fork },
         } => (Some(fork), None, None),
@@ -179,7 +179,7 @@ pub enum Task {
     /// Run the fork's hack/validate checks (`default`, or the named ones) in the dev container
     Validate(Validate),
     /// Check the set-up a contributor needs: daemon, privileges, disk, dev image, git identity, remotes
-    Doctor(ForkOnly),
+    Doctor(Doctor),
     /// Remove the fork's bundles/ and dev container (`--all`: also its cache volumes and dev image)
     Clean(Clean),
     /// Keep cargo's target/ out of `git status` (.git/info/exclude), touching no tracked file
@@ -313,6 +313,14 @@ pub struct Clean {
     /// Also the fork's Go cache volumes and its dev image (when no other container uses them)
     #[arg(long)]
     pub all: bool,
+    #[command(flatten)]
+    pub fork: ForkArg,
+    #[command(flatten)]
+    pub image: ImageArg,
+}
+
+#[derive(Args, Debug)]
+pub struct Doctor {
     #[command(flatten)]
     pub fork: ForkArg,
     #[command(flatten)]
