@@ -125,3 +125,79 @@ fn validate_clean_and_doctor_on_debian_moby_20_10_24() -> Result<()> {
         .success());
     Ok(())
 }
+
+#[test]
+fn test_unit_counts_selects_and_names_failures() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    let image = dev_image_2010()?;
+    let s = Scratch::new("e2e-unit");
+    let g = GitFork::new(&s, OWNER)?;
+    let summary = |stdout: &str| -> Option<(usize, usize, usize)> {
+        let line = stdout.lines().find(|l| l.ends_with(" skipped"))?;
+        let n: Vec<usize> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        (n.len() == 3).then(|| (n[0], n[1], n[2]))
+    };
+    // One small package: the count is the tests gotestsum ran, and they pass.
+    let out = g.xtask(image, &["test", "unit", "./pkg/stringid"], &[]);
+    let stdout = text(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "test unit:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let (passed, failed, _) =
+        summary(&stdout).ok_or_else(|| anyhow::anyhow!("no summary in {stdout}"))?;
+    let ran = text(&out.stderr) + &stdout;
+    let done = ran
+        .lines()
+        .find(|l| l.starts_with("DONE "))
+        .unwrap_or_default()
+        .to_string();
+    ensure!(
+        passed > 0 && failed == 0 && done.starts_with(&format!("DONE {passed} tests")),
+        "{done}\n{stdout}"
+    );
+    // --run selects exactly the matching test.
+    let out = g.xtask(
+        image,
+        &[
+            "test",
+            "unit",
+            "./pkg/stringid",
+            "--run",
+            "^TestGenerateRandomID$",
+        ],
+        &[],
+    );
+    ensure!(
+        summary(&text(&out.stdout)) == Some((1, 0, 0)),
+        "{}",
+        text(&out.stdout)
+    );
+    // A deliberately failing test: exit 1, named with its message.
+    std::fs::write(
+        g.fork.join("pkg/stringid/deliberate_test.go"),
+        "package stringid\n\nimport \"testing\"\n\nfunc TestDeliberatelyFails(t *testing.T) {\n\tt.Fatalf(\"want %d, got %d\", 1, 2)\n}\n",
+    )?;
+    let out = g.xtask(image, &["test", "unit", "./pkg/stringid"], &[]);
+    let stdout = text(&out.stdout);
+    ensure!(out.status.code() == Some(1), "{stdout}");
+    ensure!(
+        stdout.contains("FAIL github.com/docker/docker/pkg/stringid TestDeliberatelyFails"),
+        "{stdout}"
+    );
+    ensure!(
+        stdout.contains("deliberate_test.go:6: want 1, got 2"),
+        "{stdout}"
+    );
+    ensure!(
+        summary(&stdout).is_some_and(|(p, f, _)| f == 1 && p == passed),
+        "{stdout}"
+    );
+    Ok(())
+}

@@ -64,6 +64,9 @@ pub struct Fork {
     pub daemon: DaemonFlags,
     /// Where `hack/make.sh install-binary` copies the binaries.
     pub install_dir: InstallDir,
+    /// What `make test-unit` runs in the dev container (`hack/make.sh test-unit` up to 17.06,
+    /// `hack/test/unit` later), read from its recipe.
+    pub unit_tests: Option<Vec<String>>,
     /// The checks of `hack/validate/` (`default` runs the usual set).
     pub validate_checks: Vec<String>,
     /// Bundle names `hack/make.sh` accepts (the scripts in `hack/make/`, without dot-files).
@@ -115,6 +118,7 @@ impl Fork {
             files.dot_binary.as_deref().unwrap_or_default(),
         );
         let mk = make_model::Makefile::parse(&files.makefile);
+        let unit_tests = in_container_command(&mk, "test-unit");
         let text = |rel: &str| files.optional(rel);
         let dockerd_config = text("cmd/dockerd/config.go") + &text("daemon/command/config.go");
         let daemon = daemon::flags(
@@ -155,6 +159,7 @@ impl Fork {
             install_dir,
             bundles,
             validate_checks,
+            unit_tests,
             layout,
             checksum_kinds,
             commit_form,
@@ -212,6 +217,16 @@ impl Fork {
     pub fn bundle_outputs(&self, bundle: &str, version: &str) -> Vec<BundleOutput> {
         bundles::outputs(self.layout, bundle, version)
     }
+}
+
+/// The command a Makefile target runs in the dev container: its recipe's `$(DOCKER_RUN_DOCKER) …`
+/// line, from the first `hack/` word on.
+fn in_container_command(mk: &make_model::Makefile, target: &str) -> Option<Vec<String>> {
+    mk.recipe_of(target).iter().find_map(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let start = words.iter().position(|w| w.starts_with("hack/"))?;
+        Some(words[start..].iter().map(|w| w.to_string()).collect())
+    })
 }
 
 /// The files era detection and parsing read, loaded once.

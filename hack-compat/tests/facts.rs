@@ -259,3 +259,22 @@ fn validate_checks_are_the_scripts_of_hack_validate() {
     assert_eq!(f.validate_checks, ["dco", "default", "pkg-imports"]);
     assert!(open("e1").validate_checks.is_empty());
 }
+
+#[test]
+fn unit_tests_as_make_test_unit_runs_them() {
+    assert_eq!(
+        open("e1").unit_tests,
+        Some(vec!["hack/make.sh".into(), "test-unit".into()])
+    );
+    assert_eq!(
+        open("e2").unit_tests,
+        Some(vec!["hack/make.sh".into(), "test-unit".into()])
+    );
+    for era in ["e3", "e4", "e5", "e6", "e7", "e8"] {
+        assert_eq!(
+            open(era).unit_tests,
+            Some(vec!["hack/test/unit".into()]),
+            "{era}"
+        );
+    }
+}

@@ -115,15 +115,12 @@ pub fn fork_opts(before: ForkOpts, task: &Task) -> Result<ForkOpts, String> {
         Task::Shell(Shell { opts, .. })
         | Task::Binary(Binary { opts, .. })
         | Task::Install(Install { opts, .. })
-        | Task::Smoke(Smoke { opts, .. }) => {
-            (Some(&opts.fork), Some(&opts.image), Some(&opts.commit))
-        }
+        | Task::Smoke(Smoke { opts, .. })
+        | Task::Validate(Validate { opts, .. })
+        | Task::Test {
+            kind: TestKind::Unit(TestUnit { opts, .. }),
+        } => (Some(&opts.fork), Some(&opts.image), Some(&opts.commit)),
         Task::Image(t) => (Some(&t.fork), Some(&t.image), None),
-        Task::Validate(t) => (
-            Some(&t.opts.fork),
-            Some(&t.opts.image),
-            Some(&t.opts.commit),
-        ),
         Task::Clean(t) => (Some(&t.fork), Some(&t.image), None),
         Task::Doctor(t) => (Some(&t.fork), Some(&t.image), None),
         Task::Hooks {
@@ -176,6 +173,11 @@ pub enum Task {
     },
     /// Build the dev image from the fork's Dockerfile if it changed, or get the prebuilt one
     Image(Image),
+    /// Run the fork's tests in the dev container, with a summary of what failed
+    Test {
+        #[command(subcommand)]
+        kind: TestKind,
+    },
     /// Run the fork's hack/validate checks (`default`, or the named ones) in the dev container
     Validate(Validate),
     /// Check the set-up a contributor needs: daemon, privileges, disk, dev image, git identity, remotes
@@ -203,6 +205,7 @@ impl Task {
             Task::Smoke(_) => "smoke",
             Task::Hooks { .. } => "hooks",
             Task::Image(_) => "image",
+            Task::Test { .. } => "test",
             Task::Validate(_) => "validate",
             Task::Doctor(_) => "doctor",
             Task::Clean(_) => "clean",
@@ -325,4 +328,25 @@ pub struct Doctor {
     pub fork: ForkArg,
     #[command(flatten)]
     pub image: ImageArg,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TestKind {
+    /// The unit tests, as `make test-unit` runs them (`hack/test/unit`, or `hack/make.sh test-unit`)
+    Unit(TestUnit),
+}
+
+#[derive(Args, Debug)]
+pub struct TestUnit {
+    /// Packages to test, as `go test` names them (`./pkg/stringid`) [default: all]; sets TESTDIRS
+    #[arg(value_name = "PKG")]
+    pub pkgs: Vec<String>,
+    /// Only the tests matching this regular expression (`go test -run`); goes into TESTFLAGS
+    #[arg(long, value_name = "REGEX")]
+    pub run: Option<String>,
+    /// More `go test` flags, after `--`; go into TESTFLAGS
+    #[arg(last = true, value_name = "GO_TEST_ARGS")]
+    pub go_args: Vec<String>,
+    #[command(flatten)]
+    pub opts: ForkOpts,
 }

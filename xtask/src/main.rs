@@ -37,6 +37,8 @@ mod shell;
 mod smoke;
 mod summary;
 mod terminal;
+mod test_report;
+mod test_unit;
 mod text;
 mod ui;
 mod validate;
@@ -116,6 +118,9 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
         Task::Smoke(t) => t.run(cx).await,
         Task::Hooks { cmd } => cmd.run(cx).await,
         Task::Image(t) => t.run(cx).await,
+        Task::Test {
+            kind: flags::TestKind::Unit(t),
+        } => t.run(cx).await,
         Task::Validate(t) => t.run(cx).await,
         Task::Doctor(_) => doctor::run(cx).await,
         Task::Clean(t) => t.run(cx).await,

@@ -1,0 +1,93 @@
+//! `cargo xtask test unit [PKG…] [--run REGEX] [-- GO_TEST_ARGS…]`: the unit tests as the fork's
+//! `make test-unit` runs them (the command read from its recipe), with `TESTDIRS` from the
+//! packages and `TESTFLAGS` from `--run` and the rest; output live, then the failures with their
+//! own output lines and a closing `N passed, M failed, K skipped`, read from the run's report.
+
+use anyhow::{bail, Result};
+use serde_json::json;
+
+use crate::context::Context;
+use crate::dev::Dev;
+use crate::exec::Output;
+use crate::test_report::{summarize, Failure};
+use crate::{docker, flags, handback};
+
+/// Where gotestsum writes the run's `go test -json` stream (`hack/test/unit`, 20.10 on).
+const REPORT: &str = "bundles/go-test-report.json";
+
+impl flags::TestUnit {
+    pub async fn run(self, cx: &Context) -> Result<u8> {
+        let mut dev = Dev::open(cx, false)?;
+        let Some(cmd) = dev.fork.unit_tests.clone() else {
+            bail!("this fork's Makefile has no test-unit target to follow");
+        };
+        let mut flags: Vec<String> = self.run.iter().map(|r| format!("-test.run={r}")).collect();
+        flags.extend(self.go_args.iter().cloned());
+        set(&mut dev, "TESTDIRS", self.pkgs.join(" "));
+        set(&mut dev, "TESTFLAGS", flags.join(" "));
+        let docker = docker::connect(cx.ui).await?;
+        let (_lock, ctr) = dev.up_for_work(cx, &docker, false).await?;
+        let report = dev.fork.root.join(REPORT);
+        let _ = std::fs::remove_file(&report);
+        cx.ui.status(
+            "Testing",
+            format!("`{}` in {}", cmd.join(" "), dev.fork.root),
+        );
+        let t = std::time::Instant::now();
+        let ran = dev.run_group(cx, &docker, &ctr, &cmd, Output::Stream).await;
+        handback::give_back(&dev.exec(cx, &docker, &ctr), &dev.fork).await?;
+        let code = ran?.code;
+        let Ok(text) = std::fs::read_to_string(&report) else {
+            if code == 0 {
+                cx.ui.result(format!(
+                    "`{}` passed (exit 0); this era writes no {REPORT} to count from",
+                    cmd.join(" ")
+                ));
+                return Ok(0);
+            }
+            cx.ui.error(format!(
+                "`{}` broke before testing (exit {code}): see its output above",
+                cmd.join(" ")
+            ));
+            return Ok(1);
+        };
+        let s = summarize(&text);
+        for f in s.failures.iter().chain(&s.broken) {
+            show(cx, f);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        cx.ui.event(json!({"step": "test unit", "status": if s.failed + s.broken.len() == 0 { "ok" } else { "failed" },
+            "passed": s.passed, "failed": s.failed, "skipped": s.skipped, "seconds": secs}));
+        cx.ui.result(format!(
+            "{} passed, {} failed, {} skipped",
+            s.passed, s.failed, s.skipped
+        ));
+        let broke = s.passed + s.failed + s.skipped == 0 && code != 0;
+        Ok(u8::from(s.failed > 0 || !s.broken.is_empty() || broke))
+    }
+}
+
+/// Put `value` in the container's env for `name` (the option wins over the host's variable).
+fn set(dev: &mut Dev, name: &str, value: String) {
+    if value.is_empty() {
+        return;
+    }
+    dev.spec.env.retain(|(k, _)| k != name);
+    dev.spec.env.push((name.to_string(), value));
+}
+
+fn show(cx: &Context, f: &Failure) {
+    let what = if f.test.is_empty() {
+        format!(
+            "FAIL {} (the package did not build or its test binary broke)",
+            f.package
+        )
+    } else {
+        format!("FAIL {} {}", f.package, f.test)
+    };
+    cx.ui.result(what);
+    for line in &f.output {
+        cx.ui.result(format!("    {line}"));
+    }
+    cx.ui.event(json!({"step": "test", "status": "failed", "package": f.package, "test": f.test, "output": f.output}));
+}
