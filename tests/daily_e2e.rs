@@ -1,11 +1,14 @@
 //! The daily-loop tasks around the build, on Debian's moby 20.10.24: `validate` with the fork's
-//! own checks (compared with the clone's `upstream/master`, offline), `clean` (what it lists is
-//! what goes, another fork's container and a volume in use stay), and `doctor` on a set-up fork.
+//! own checks (compared with the clone's `upstream/master`, offline), `doctor` on a set-up fork,
+//! `run` reached from the host and stopped by Ctrl-C, `clean` (what it lists is what goes,
+//! another fork's container and a volume in use stay), and `test unit` with its summary.
 
 use std::process::Command;
 
+use std::time::Duration;
+
 use anyhow::{ensure, Result};
-use tests::{containers_with_role, dev_image_2010, e2e_enabled, text, GitFork, Scratch};
+use tests::{containers_with_role, dev_image_2010, e2e_enabled, text, GitFork, Running, Scratch};
 use xshell::cmd;
 
 const OWNER: u32 = 1000;
@@ -66,6 +69,42 @@ fn validate_clean_and_doctor_on_debian_moby_20_10_24() -> Result<()> {
         ensure!(stdout.contains(ok), "{ok} not in:\n{stdout}");
     }
 
+    // run: the built daemon in the foreground, reached from the host, stopped by Ctrl-C.
+    let out = g.xtask(image, &["binary"], &[]);
+    ensure!(out.status.success(), "binary: {}", text(&out.stderr));
+    let args = ["--fork", g.fork.as_str(), "--image", image, "run"];
+    let mut run = Running::spawn(&args, &[("HOME", g.home.as_str())])?;
+    run.wait_for(
+        "dockerd is up: export DOCKER_HOST=",
+        Duration::from_secs(120),
+    )?;
+    let socket = format!("unix://{}/bundles/xtask-run/docker.sock", g.fork);
+    let v = Command::new("docker")
+        .args([
+            "-H",
+            &socket,
+            "version",
+            "--format",
+            "{{.Server.GitCommit}}",
+        ])
+        .output()?;
+    ensure!(
+        text(&v.stdout).trim() == g.head_short,
+        "host docker version: {v:?}"
+    );
+    run.signal("INT")?;
+    let (code, out) = run.finish(Duration::from_secs(60))?;
+    ensure!(code == Some(130), "run after Ctrl-C: {code:?}\n{out}");
+    let ctr = containers_with_role(&g.fork, "dev").join(" ");
+    let ps = Command::new("docker")
+        .args(["exec", &ctr, "ps", "-eo", "args"])
+        .output()?;
+    ensure!(
+        !text(&ps.stdout).contains("dockerd"),
+        "dockerd left: {}",
+        text(&ps.stdout)
+    );
+
     // clean: root-owned bundles/ and the dev container go; another fork's container and the
     // cache volume it uses stay.
     let out = g.xtask(
@@ -92,7 +131,7 @@ fn validate_clean_and_doctor_on_debian_moby_20_10_24() -> Result<()> {
         text(&out.stderr)
     );
     ensure!(
-        stdout.contains("removing bundles") && stdout.contains("(1.0 MiB)"),
+        stdout.contains("removing bundles") && stdout.contains(" MiB)"),
         "{stdout}"
     );
     ensure!(

@@ -117,6 +117,7 @@ pub fn fork_opts(before: ForkOpts, task: &Task) -> Result<ForkOpts, String> {
         | Task::Install(Install { opts, .. })
         | Task::Smoke(Smoke { opts, .. })
         | Task::Validate(Validate { opts, .. })
+        | Task::Run(Run { opts, .. })
         | Task::Test {
             kind: TestKind::Unit(TestUnit { opts, .. }),
         } => (Some(&opts.fork), Some(&opts.image), Some(&opts.commit)),
@@ -173,6 +174,8 @@ pub enum Task {
     },
     /// Build the dev image from the fork's Dockerfile if it changed, or get the prebuilt one
     Image(Image),
+    /// The last build's dockerd in the foreground, like `make run`, reachable from the host
+    Run(Run),
     /// Run the fork's tests in the dev container, with a summary of what failed
     Test {
         #[command(subcommand)]
@@ -205,6 +208,7 @@ impl Task {
             Task::Smoke(_) => "smoke",
             Task::Hooks { .. } => "hooks",
             Task::Image(_) => "image",
+            Task::Run(_) => "run",
             Task::Test { .. } => "test",
             Task::Validate(_) => "validate",
             Task::Doctor(_) => "doctor",
@@ -347,6 +351,15 @@ pub struct TestUnit {
     /// More `go test` flags, after `--`; go into TESTFLAGS
     #[arg(last = true, value_name = "GO_TEST_ARGS")]
     pub go_args: Vec<String>,
+    #[command(flatten)]
+    pub opts: ForkOpts,
+}
+
+#[derive(Args, Debug)]
+pub struct Run {
+    /// Run `cargo xtask binary` first
+    #[arg(long)]
+    pub build: bool,
     #[command(flatten)]
     pub opts: ForkOpts,
 }

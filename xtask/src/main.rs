@@ -32,6 +32,7 @@ mod image_build;
 mod install;
 mod lock;
 mod profile;
+mod run;
 mod scripts;
 mod shell;
 mod smoke;
@@ -122,6 +123,7 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
             kind: flags::TestKind::Unit(t),
         } => t.run(cx).await,
         Task::Validate(t) => t.run(cx).await,
+        Task::Run(t) => t.run(cx).await,
         Task::Doctor(_) => doctor::run(cx).await,
         Task::Clean(t) => t.run(cx).await,
         Task::Adopt(_) => Task::adopt(cx).await,
