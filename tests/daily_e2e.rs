@@ -64,7 +64,7 @@ fn validate_clean_and_doctor_on_debian_moby_20_10_24() -> Result<()> {
         "git user.name is t",
         "remote upstream is https://github.com/moby/moby.git",
         "on branch my-change",
-        "dev image moby-xtask-test/dev:bookworm-20.10-v2 is present",
+        "dev image moby-xtask-test/dev:bookworm-20.10-v3 is present",
     ] {
         ensure!(stdout.contains(ok), "{ok} not in:\n{stdout}");
     }

@@ -16,7 +16,7 @@ fn binary_and_smoke_on_debian_moby_26_1_5() -> Result<()> {
     let sh = &g.sh;
     let full = cmd!(sh, "git rev-parse HEAD").read()?;
 
-    let out = g.xtask(image, &["binary"], &[]);
+    let out = g.binary(image);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     ensure!(out.status.success(), "binary failed:\n{stdout}\n{stderr}");
     // E6 stamps the full hash and writes no checksums.

@@ -88,12 +88,17 @@ pub struct Moby {
 /// Debian 12's moby 20.10.24: an E4 fork.
 pub const MOBY_2010: Moby = Moby {
     suite: "bookworm",
-    image: "moby-xtask-test/dev:bookworm-20.10-v2",
+    image: "moby-xtask-test/dev:bookworm-20.10-v3",
 };
 /// Debian 13's moby 26.1.5: an E6 fork.
 pub const MOBY_2615: Moby = Moby {
     suite: "trixie",
     image: "moby-xtask-test/dev:trixie-26.1-v1",
+};
+/// Debian testing's (forky) moby 28.5.2: an E7 fork.
+pub const MOBY_2852: Moby = Moby {
+    suite: "forky",
+    image: "moby-xtask-test/dev:forky-28.5-v1",
 };
 
 impl Moby {
@@ -284,6 +289,25 @@ impl GitFork {
         );
         anyhow::ensure!(stdout.contains("smoke: PASS"), "{stdout}");
         Ok(stdout)
+    }
+
+    /// `binary` on this fork, once more if the first failed on a duplicate directory entry: this
+    /// host's storage driver (fuse-overlayfs) now and then lists a file twice to `go build` in
+    /// large GOPATH directories ("case-insensitive file name collision"), which is not the tool's
+    /// doing. Said on stderr when it happens.
+    pub fn binary(&self, image: &str) -> Output {
+        let out = self.xtask(image, &["binary"], &[]);
+        if !out.status.success()
+            && text(&out.stderr).contains("case-insensitive file name collision")
+        {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "retrying binary: the storage driver listed a file twice (fuse-overlayfs), not a tool failure"
+            );
+            return self.xtask(image, &["binary"], &[]);
+        }
+        out
     }
 
     /// Run xtask on this fork with its HOME, `--fork` and `--image` given.

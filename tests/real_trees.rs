@@ -1,10 +1,10 @@
-//! hack-compat against real moby trees, not only its own fixtures: Debian 12's moby 20.10.24 (E4)
-//! and Debian 13's 26.1.5 (E6), as `apt-get source docker.io` gives them. Pure reads, no daemon;
-//! in the end-to-end tier because it downloads the sources (cached).
+//! hack-compat against real moby trees, not only its own fixtures: Debian 12's moby 20.10.24 (E4),
+//! Debian 13's 26.1.5 (E6) and Debian testing's 28.5.2 (E7), as `apt-get source docker.io` gives
+//! them. Pure reads, no daemon; in the end-to-end tier because it downloads the sources (cached).
 
 use anyhow::{ensure, Result};
 use hack_compat::{BinaryLayout, CommitForm, Era, Fork};
-use tests::{debian_2010_tree, e2e_enabled, text, xtask, MOBY_2615};
+use tests::{debian_2010_tree, e2e_enabled, text, xtask, MOBY_2615, MOBY_2852};
 
 #[test]
 fn moby_20_10_24_is_e4() -> Result<()> {
@@ -77,6 +77,58 @@ fn moby_26_1_5_is_e6() -> Result<()> {
     ensure!(out.status.success(), "{}", text(&out.stderr));
     ensure!(
         line.contains("-v docker-mod-cache:/go/pkg/mod/")
+            && line.contains(" docker-dev hack/make.sh binary"),
+        "{line}"
+    );
+    Ok(())
+}
+
+#[test]
+fn moby_28_5_2_is_e7() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    let root = MOBY_2852.tree()?.join("engine");
+    let f = Fork::open(&root)?;
+    ensure!(f.era == Era::E7, "{:?}", f.era);
+    ensure!(f.src_path == "/go/src/github.com/docker/docker");
+    ensure!(
+        f.env_allowlist.len() == 54,
+        "{} names: {:?}",
+        f.env_allowlist.len(),
+        f.env_allowlist
+    );
+    ensure!(f.env_allowlist.iter().any(|n| n == "FIREWALLD"));
+    let vols: Vec<&str> = f.go_caches.iter().map(|c| c.volume.as_str()).collect();
+    ensure!(vols == ["docker-dev-cache", "docker-mod-cache"], "{vols:?}");
+    ensure!(
+        f.commit_form == CommitForm::Full
+            && f.checksum_kinds.is_empty()
+            && f.layout == BinaryLayout::Flat
+    );
+    ensure!(f.accepts_bundle("binary-proxy") && f.accepts_bundle("install-binary"));
+    ensure!(f.dev_target() == Some("dev-base") && !f.image_tag_per_branch);
+
+    // BIND_DIR defaults to `.` in E7 (the whole tree is mounted, `dev-base` is the target): the
+    // tool mounts the fork itself at the source path, and nothing at bundles/.
+    let makefile = fs_err::read_to_string(root.join("Makefile"))?;
+    ensure!(makefile.contains("BIND_DIR := $(if $(BINDDIR),$(BINDDIR),$(if $(DOCKER_HOST),,.))"));
+    let out = xtask(
+        &[
+            "--fork",
+            root.as_str(),
+            "--commit",
+            "0123abc",
+            "binary",
+            "--dry-run",
+        ],
+        &[("DOCKER_HOST", "unix:///nonexistent.sock")],
+    );
+    let line = text(&out.stdout);
+    ensure!(out.status.success(), "{}", text(&out.stderr));
+    ensure!(
+        line.contains(&format!("-v {root}:/go/src/github.com/docker/docker "))
+            && !line.contains("/bundles")
             && line.contains(" docker-dev hack/make.sh binary"),
         "{line}"
     );

@@ -3,7 +3,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cache=${MOBY_XTASK_TEST_CACHE:-$HOME/.cache/moby-xtask-tests}
-image=moby-xtask-test/dev:bookworm-20.10-v2
+image=moby-xtask-test/dev:bookworm-20.10-v3
 tree=$("$root/tests/fixtures/moby-source.sh" bookworm "$cache")
 "$root/tests/fixtures/dev-image.sh" "$image" "$tree" "$cache/image-work"
 (cd "$root" && cargo build -q -p xtask)
