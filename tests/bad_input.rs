@@ -101,8 +101,6 @@ fn cases() -> Vec<Case> {
         case("hooks unknown action", &["hooks", "delete"], 2, "unrecognized subcommand"),
         case("image unknown flag", &["image", "--rebuid"], 2, "unexpected argument"),
         case("fork without value", &["binary", "--fork"], 2, "a value is required"),
-        case("commit before a task that takes none", &["--commit", "abc", "hooks", "install"], 2, "`--commit` does not apply to `cargo xtask hooks`"),
-        case("fork before completions", &["--fork", "/tmp", "completions", "bash"], 2, "`--fork` does not apply"),
         case("image after a task that takes none", &["down", "--image", "x"], 2, "unexpected argument '--image'"),
         with_env(case("quiet and verbose from cargo's variables", &["binary", "--dry-run"], 2, "cannot be used together"),
             &[("CARGO_TERM_QUIET", "true"), ("CARGO_TERM_VERBOSE", "true")]),

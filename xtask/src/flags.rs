@@ -102,14 +102,15 @@ pub struct ImageArg {
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Fork options")]
 pub struct CommitArg {
-    /// Commit to stamp as DOCKER_GITCOMMIT [default: $DOCKER_GITCOMMIT, else HEAD as the fork's hack/make.sh stamps it]
+    /// Commit to stamp as DOCKER_GITCOMMIT [default: $DOCKER_GITCOMMIT, else HEAD as the fork's hack/make.sh stamps it (`-unsupported` on a modified tree); `shell`: HEAD as `make shell` exports it]
     #[arg(long, value_name = "HASH")]
     pub commit: Option<String>,
 }
 
-/// The fork options in effect for a task: those after its name win over those before it; one
-/// given before a task that does not use it is an error, not silently ignored.
-pub fn fork_opts(before: ForkOpts, task: &Task) -> Result<ForkOpts, String> {
+/// The fork options in effect for a task: those after its name win over those before it. One
+/// given before a task that does not use it is left aside (an alias may carry `--image` to every
+/// task); after the task's name, clap refuses it.
+pub fn fork_opts(before: ForkOpts, task: &Task) -> ForkOpts {
     let none = (None, None, None);
     let (fork, image, commit) = match task {
         Task::Shell(Shell { opts, .. })
@@ -130,19 +131,7 @@ pub fn fork_opts(before: ForkOpts, task: &Task) -> Result<ForkOpts, String> {
         Task::Adopt(t) | Task::Down(t) => (Some(&t.fork), None, None),
         Task::Completions { .. } => none,
     };
-    let unused = |given: bool, used: bool, flag: &str| -> Result<(), String> {
-        if given && !used {
-            return Err(format!(
-                "`--{flag}` does not apply to `cargo xtask {}`",
-                task.name()
-            ));
-        }
-        Ok(())
-    };
-    unused(before.fork.fork.is_some(), fork.is_some(), "fork")?;
-    unused(before.image.image.is_some(), image.is_some(), "image")?;
-    unused(before.commit.commit.is_some(), commit.is_some(), "commit")?;
-    Ok(ForkOpts {
+    ForkOpts {
         fork: ForkArg {
             fork: fork.and_then(|f| f.fork.clone()).or(before.fork.fork),
         },
@@ -154,7 +143,7 @@ pub fn fork_opts(before: ForkOpts, task: &Task) -> Result<ForkOpts, String> {
                 .and_then(|c| c.commit.clone())
                 .or(before.commit.commit),
         },
-    })
+    }
 }
 
 #[derive(Subcommand, Debug)]

@@ -88,13 +88,7 @@ fn main() -> ExitCode {
                 return 1;
             }
         };
-        let opts = match flags::fork_opts(cli.fork, &task) {
-            Ok(o) => o,
-            Err(e) => {
-                ui.error(e);
-                return 2;
-            }
-        };
+        let opts = flags::fork_opts(cli.fork, &task);
         let cx = Context { ui, cancel, opts };
         let result = tokio::select! {
             r = dispatch(task, &cx) => r,
