@@ -332,3 +332,25 @@ pub fn containers_with_role(fork: &Utf8Path, role: &str) -> Vec<String> {
         .expect("docker ps");
     text(&out.stdout).lines().map(str::to_string).collect()
 }
+
+/// The E4 fixture fork (hack-compat's, read-only) for the CLI tests.
+pub fn e4_fixture() -> String {
+    workspace_root()
+        .join("hack-compat/tests/fixtures/e4")
+        .to_string()
+}
+
+/// A scratch copy of the E4 fixture fork that a test may change (removed on drop of the Scratch).
+pub fn e4_copy(tag: &str) -> (Scratch, Utf8PathBuf) {
+    let s = Scratch::new(tag);
+    let fork = s.dir.join("fork");
+    copy_tree(
+        &workspace_root().join("hack-compat/tests/fixtures/e4"),
+        &fork,
+    )
+    .unwrap();
+    (s, fork)
+}
+
+/// An endpoint where no daemon answers.
+pub const NO_DAEMON: (&str, &str) = ("DOCKER_HOST", "unix:///nonexistent/docker.sock");

@@ -21,7 +21,8 @@ run_up() {
     local out t0 t1
     out=$(mktemp)
     t0=$(date +%s.%N)
-    xt run >"$out" 2>&1 &
+    # The binary itself, not the `xt` function: $! must be the process that gets the Ctrl-C.
+    "$xtask" --fork "$fork" --image "$image" run >"$out" 2>&1 &
     local pid=$!
     until grep -q 'dockerd is up' "$out"; do
         kill -0 "$pid" 2>/dev/null || { echo "run ended early:" >&2; cat "$out" >&2; return 1; }

@@ -85,12 +85,7 @@ async fn remove_bundles(
 }
 
 async fn remove_volume(cx: &Context, docker: &Docker, name: &str) -> Result<()> {
-    let users = users_of(docker, "volume", name).await?;
-    if !users.is_empty() {
-        cx.ui.note(format!(
-            "cache volume {name} kept: used by {}",
-            users.join(", ")
-        ));
+    if in_use(cx, docker, "volume", name, "cache volume").await? {
         return Ok(());
     }
     let size = volume_size(docker, name).await;
@@ -109,12 +104,7 @@ async fn remove_image(cx: &Context, docker: &Docker, tag: &str) -> Result<()> {
     let Some(image) = docker::try_inspect_image(docker, tag).await? else {
         return Ok(());
     };
-    let users = users_of(docker, "ancestor", tag).await?;
-    if !users.is_empty() {
-        cx.ui.note(format!(
-            "dev image {tag} kept: used by {}",
-            users.join(", ")
-        ));
+    if in_use(cx, docker, "ancestor", tag, "dev image").await? {
         return Ok(());
     }
     let size = image.size.and_then(|s| u64::try_from(s).ok());
@@ -126,6 +116,22 @@ async fn remove_image(cx: &Context, docker: &Docker, tag: &str) -> Result<()> {
         .with_context(|| format!("cannot remove image {tag}"))?;
     removing(cx, "dev image", tag, size);
     Ok(())
+}
+
+/// Whether a container (any state) matching the `docker ps` filter uses it; says so when one does.
+async fn in_use(
+    cx: &Context,
+    docker: &Docker,
+    filter: &str,
+    value: &str,
+    what: &str,
+) -> Result<bool> {
+    let users = users_of(docker, filter, value).await?;
+    if !users.is_empty() {
+        cx.ui
+            .note(format!("{what} {value} kept: used by {}", users.join(", ")));
+    }
+    Ok(!users.is_empty())
 }
 
 /// Names of the containers (any state) matching a `docker ps` filter.

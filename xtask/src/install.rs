@@ -10,23 +10,17 @@ use crate::container::DevContainer;
 use crate::context::{exit_code, Context};
 use crate::dev::Dev;
 use crate::exec::Output;
+use crate::lock::ForkLock;
 use crate::{binary, daemon, docker, flags, handback};
 
 impl flags::Install {
     pub async fn run(self, cx: &Context) -> Result<u8> {
         let dev = Dev::open(cx, true)?;
-        if !self.build {
-            ensure_built(&dev)?;
-        }
         let docker = docker::connect(cx.ui).await?;
-        let (_lock, ctr) = dev.up_for_work(cx, &docker, false).await?;
-        if self.build {
-            let bundles = ["binary".to_string()];
-            let ran = binary::build(cx, &dev, &docker, &ctr, &bundles, Output::Stream).await?;
-            if ran.code != 0 {
-                return Ok(exit_code(ran.code));
-            }
-        }
+        let (_lock, ctr) = match with_build(cx, &dev, &docker, self.build).await? {
+            Ok(ready) => ready,
+            Err(code) => return Ok(code),
+        };
         let exec = dev.exec(cx, &docker, &ctr);
         // Stopped first: its binaries are replaced under it, as smoke does.
         let restart = daemon::running(&exec).await?;
@@ -55,6 +49,28 @@ impl flags::Install {
         }
         Ok(0)
     }
+}
+
+/// The work lock and the dev container, with a build in the fork: `--build` runs `binary` first
+/// (its failure, `Err(exit code)`, ends the task), else a build must be there already.
+pub async fn with_build(
+    cx: &Context,
+    dev: &Dev,
+    docker: &bollard::Docker,
+    build: bool,
+) -> Result<std::result::Result<(ForkLock, DevContainer), u8>> {
+    if !build {
+        ensure_built(dev)?;
+    }
+    let (lock, ctr) = dev.up_for_work(cx, docker, false).await?;
+    if build {
+        let bundles = ["binary".to_string()];
+        let ran = binary::build(cx, dev, docker, &ctr, &bundles, Output::Stream).await?;
+        if ran.code != 0 {
+            return Ok(Err(exit_code(ran.code)));
+        }
+    }
+    Ok(Ok((lock, ctr)))
 }
 
 /// The fork's daemon bundle dir holding `dockerd` (versioned or flat layout), relative to the root.
@@ -88,6 +104,27 @@ pub async fn install(
     out: Output,
 ) -> Result<()> {
     let exec = dev.exec(cx, docker, ctr);
+    // The build this install puts in place, as the record names it; the same one twice in a row
+    // (`run` after `run`, `smoke` after `install`) is not copied again.
+    let key = crate::build_record::read(&dev.fork).map(|(r, at)| {
+        let nanos = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{} {} {} {nanos}", r.commit, r.version, r.image)
+    });
+    if let Some(k) = &key {
+        if exec
+            .script("installed_is", &[k], Output::Discard)
+            .await?
+            .code
+            == 0
+        {
+            cx.ui
+                .verbose("Skipped", "install: this build is installed already");
+            return Ok(());
+        }
+    }
     let ran = if dev.fork.accepts_bundle("install-binary") {
         let cmd = ["env", "KEEPBUNDLE=1", "hack/make.sh", "install-binary"].map(String::from);
         dev.run_group(cx, docker, ctr, &cmd, out).await?
@@ -106,6 +143,9 @@ pub async fn install(
             ran.code,
             crate::text::tail(&String::from_utf8_lossy(&ran.output), 15)
         );
+    }
+    if let Some(k) = &key {
+        exec.script("mark_installed", &[k], Output::Discard).await?;
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::context::{exit_code, Context};
 use crate::dev::Dev;
 use crate::exec::Output;
-use crate::{binary, daemon, docker, flags, fork, handback, install};
+use crate::{daemon, docker, flags, fork, handback, install};
 
 /// The host-reachable socket, relative to the fork root.
 const SOCKET: &str = "bundles/xtask-run/docker.sock";
@@ -21,18 +21,11 @@ const SOCKET: &str = "bundles/xtask-run/docker.sock";
 impl flags::Run {
     pub async fn run(self, cx: &Context) -> Result<u8> {
         let dev = Dev::open(cx, true)?;
-        if !self.build {
-            install::ensure_built(&dev)?;
-        }
         let docker = docker::connect(cx.ui).await?;
-        let (_lock, ctr) = dev.up_for_work(cx, &docker, false).await?;
-        if self.build {
-            let bundles = ["binary".to_string()];
-            let ran = binary::build(cx, &dev, &docker, &ctr, &bundles, Output::Stream).await?;
-            if ran.code != 0 {
-                return Ok(exit_code(ran.code));
-            }
-        }
+        let (_lock, ctr) = match install::with_build(cx, &dev, &docker, self.build).await? {
+            Ok(ready) => ready,
+            Err(code) => return Ok(code),
+        };
         let exec = dev.exec(cx, &docker, &ctr);
         daemon::stop(&exec, Duration::from_secs(10)).await?;
         install::install(cx, &dev, &docker, &ctr, Output::Stream).await?;

@@ -110,6 +110,16 @@ rm_tree() {
     rm -rf -- "$1"
 }
 
+# installed_is KEY: the last install in this container was of the build KEY names.
+installed_is() {
+    [ "$(cat /var/run/moby-xtask-installed 2>/dev/null)" = "$1" ]
+}
+
+# mark_installed KEY: remember which build was installed last.
+mark_installed() {
+    printf '%s\n' "$1" >/var/run/moby-xtask-installed
+}
+
 # install_copy DIR DEST: the daemon bundle's executables (not checksums) into DEST.
 install_copy() {
     for f in "$1"/*; do
