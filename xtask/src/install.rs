@@ -16,6 +16,9 @@ use crate::{binary, daemon, docker, flags, handback};
 impl flags::Install {
     pub async fn run(self, cx: &Context) -> Result<u8> {
         let dev = Dev::open(cx, true)?;
+        if !self.build {
+            ensure_built(&dev)?;
+        }
         let docker = docker::connect(cx.ui).await?;
         let (_lock, ctr) = match with_build(cx, &dev, &docker, self.build).await? {
             Ok(ready) => ready,

@@ -21,6 +21,9 @@ const SOCKET: &str = "bundles/xtask-run/docker.sock";
 impl flags::Run {
     pub async fn run(self, cx: &Context) -> Result<u8> {
         let dev = Dev::open(cx, true)?;
+        if !self.build {
+            install::ensure_built(&dev)?;
+        }
         let docker = docker::connect(cx.ui).await?;
         let (_lock, ctr) = match install::with_build(cx, &dev, &docker, self.build).await? {
             Ok(ready) => ready,
