@@ -20,7 +20,7 @@ fn base_image() -> Result<()> {
     .map(drop)
 }
 
-/// A DOCKER_CONFIG with the buildx plugin (Debian 13's docker-buildx), as REAL-TREES.md describes.
+/// A DOCKER_CONFIG with the buildx plugin (Debian 13's docker-buildx, offline: no registry here).
 fn buildx_config() -> Result<String> {
     once("buildx", || {
         let sh = Shell::new()?;

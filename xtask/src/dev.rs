@@ -100,19 +100,26 @@ impl Dev {
             };
             container::ensure(docker, cx.ui, &want).await
         };
-        match cx.cancel.run(work).await {
-            Ok(r) => r,
-            Err(int) => {
-                let n = container::remove_session(docker, cx.ui, &self.session).await;
-                if n > 0 {
-                    cx.ui.status(
-                        "Removed",
-                        format!("{n} container(s) this command had started to create"),
-                    );
-                }
-                Err(int.into())
-            }
+        tokio::pin!(work);
+        let sig = tokio::select! {
+            biased;
+            r = &mut work => return r,
+            s = cx.cancel.cancelled() => s,
+        };
+        // A create request already sent completes on the daemon even if we stop waiting: let it
+        // (briefly), then remove what this invocation made, looking twice for a late arrival.
+        let settle = std::time::Duration::from_millis(if cx.cancel.hurry() { 500 } else { 3000 });
+        let _ = tokio::time::timeout(settle, &mut work).await;
+        let mut n = container::remove_session(docker, cx.ui, &self.session).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        n += container::remove_session(docker, cx.ui, &self.session).await;
+        if n > 0 {
+            cx.ui.status(
+                "Removed",
+                format!("{n} container(s) this command had started to create"),
+            );
         }
+        Err(crate::cancel::Interrupted(sig).into())
     }
 
     /// The commit stamped (`?` when there is none, only possible for `shell`).
