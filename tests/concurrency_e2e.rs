@@ -186,7 +186,7 @@ fn faults_mid_build() -> Result<()> {
         let ctr = containers_with_role(&g.fork, "dev").join(" ");
         let args: Vec<&str> = match how {
             "kill" => vec!["kill", &ctr],
-            _ => vec!["rm", "-f", &ctr],
+            _ => vec!["rm", "-fv", &ctr],
         };
         Command::new("docker").args(&args).output()?;
         let (code, out) = run.finish(Duration::from_secs(120))?;
