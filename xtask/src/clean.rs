@@ -63,17 +63,13 @@ async fn remove_bundles(
     if std::fs::remove_dir_all(bundles).is_ok() {
         return Ok(());
     }
-    // A throwaway container of the dev image that mounts only the fork.
+    // A one-shot container of the dev image, removed right after.
     let dev = crate::dev::Dev::open(cx, false)?;
     let ctr = dev.up(cx, docker, true).await?;
-    let exec = crate::exec::Exec {
-        docker,
-        container: &ctr.id,
-        workdir: &dev.spec.workdir,
-        env: Vec::new(),
-        ui: cx.ui,
-    };
-    let ran = exec.script("rm_tree", &["bundles"], Output::Capture).await;
+    let ran = dev
+        .exec(cx, docker, &ctr)
+        .script("rm_tree", &["bundles"], Output::Capture)
+        .await;
     container::remove(docker, &ctr.id).await?;
     let ran = ran?;
     anyhow::ensure!(

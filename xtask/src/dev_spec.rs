@@ -137,6 +137,16 @@ impl DevSpec {
         parts.join(",")
     }
 
+    /// Set `name` for every command (a task's option wins over the host's variable).
+    pub fn set_env(&mut self, name: &str, value: String) {
+        self.env.retain(|(k, _)| k != name);
+        self.env.push((name.to_string(), value));
+    }
+
+    pub fn has_env(&self, name: &str) -> bool {
+        self.env.iter().any(|(k, _)| k == name)
+    }
+
     pub fn env_strings(&self) -> Vec<String> {
         self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
     }

@@ -23,8 +23,14 @@ impl flags::TestUnit {
         };
         let mut flags: Vec<String> = self.run.iter().map(|r| format!("-test.run={r}")).collect();
         flags.extend(self.go_args.iter().cloned());
-        set(&mut dev, "TESTDIRS", self.pkgs.join(" "));
-        set(&mut dev, "TESTFLAGS", flags.join(" "));
+        for (name, value) in [
+            ("TESTDIRS", self.pkgs.join(" ")),
+            ("TESTFLAGS", flags.join(" ")),
+        ] {
+            if !value.is_empty() {
+                dev.spec.set_env(name, value);
+            }
+        }
         let docker = docker::connect(cx.ui).await?;
         let (_lock, ctr) = dev.up_for_work(cx, &docker, false).await?;
         let report = dev.fork.root.join(REPORT);
@@ -65,15 +71,6 @@ impl flags::TestUnit {
         let broke = s.passed + s.failed + s.skipped == 0 && code != 0;
         Ok(u8::from(s.failed > 0 || !s.broken.is_empty() || broke))
     }
-}
-
-/// Put `value` in the container's env for `name` (the option wins over the host's variable).
-fn set(dev: &mut Dev, name: &str, value: String) {
-    if value.is_empty() {
-        return;
-    }
-    dev.spec.env.retain(|(k, _)| k != name);
-    dev.spec.env.push((name.to_string(), value));
 }
 
 fn show(cx: &Context, f: &Failure) {

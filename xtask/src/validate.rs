@@ -65,9 +65,7 @@ impl flags::Validate {
 /// use that when the variable is unset and the fork forwards it.
 fn compare_with_upstream(cx: &Context, dev: &mut Dev) {
     const VAR: &str = "VALIDATE_ORIGIN_BRANCH";
-    if !dev.fork.env_allowlist.iter().any(|n| n == VAR)
-        || dev.spec.env.iter().any(|(k, _)| k == VAR)
-    {
+    if !dev.fork.env_allowlist.iter().any(|n| n == VAR) || dev.spec.has_env(VAR) {
         return;
     }
     let Ok(repo) = git2::Repository::open(&dev.fork.root) else {
@@ -80,7 +78,7 @@ fn compare_with_upstream(cx: &Context, dev: &mut Dev) {
     match found {
         Some(r) => {
             cx.ui.note(format!("comparing with {r} (your `upstream` remote); set {VAR} to choose another"));
-            dev.spec.env.push((VAR.to_string(), r));
+            dev.spec.set_env(VAR, r);
         }
         None => cx.ui.note(format!(
             "no upstream/master here and {VAR} unset: the fork's checks fetch moby's master from GitHub \
