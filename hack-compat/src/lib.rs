@@ -17,6 +17,7 @@ pub mod dockerfile;
 mod era;
 mod error;
 mod exports;
+mod integration;
 mod make_expr;
 mod make_model;
 mod make_sh;
@@ -30,6 +31,7 @@ pub use daemon::{DaemonFlags, DataRootFlag, InstallDir, NON_BUILD_DIRS};
 pub use era::Era;
 pub use error::Error;
 pub use exports::{ExportValue, MakeExport};
+pub use integration::{Filter, IntegrationTests};
 pub use make_model::MakeCond;
 pub use make_sh::{Checksum, CommitForm};
 pub use makefile::CacheMount;
@@ -67,6 +69,9 @@ pub struct Fork {
     /// What `make test-unit` runs in the dev container (`hack/make.sh test-unit` up to 17.06,
     /// `hack/test/unit` later), read from its recipe.
     pub unit_tests: Option<Vec<String>>,
+    /// What `make test-integration` (`test-integration-cli` up to 17.06) runs, how a filter and
+    /// directories reach it, and the frozen images its suites load.
+    pub integration: Option<IntegrationTests>,
     /// The checks of `hack/validate/` (`default` runs the usual set).
     pub validate_checks: Vec<String>,
     /// Bundle names `hack/make.sh` accepts (the scripts in `hack/make/`, without dot-files).
@@ -120,6 +125,12 @@ impl Fork {
         let mk = make_model::Makefile::parse(&files.makefile);
         let unit_tests = in_container_command(&mk, "test-unit");
         let text = |rel: &str| files.optional(rel);
+        let integration = integration::read(
+            in_container_command(&mk, "test-integration")
+                .or_else(|| in_container_command(&mk, "test-integration-cli")),
+            files.dockerfile.as_deref().unwrap_or_default(),
+            &text,
+        );
         let dockerd_config = text("cmd/dockerd/config.go") + &text("daemon/command/config.go");
         let daemon = daemon::flags(
             era,
@@ -160,6 +171,7 @@ impl Fork {
             bundles,
             validate_checks,
             unit_tests,
+            integration,
             layout,
             checksum_kinds,
             commit_form,

@@ -121,6 +121,9 @@ pub fn fork_opts(before: ForkOpts, task: &Task) -> ForkOpts {
         | Task::Run(Run { opts, .. })
         | Task::Test {
             kind: TestKind::Unit(TestUnit { opts, .. }),
+        }
+        | Task::Test {
+            kind: TestKind::Integration(TestIntegration { opts, .. }),
         } => (Some(&opts.fork), Some(&opts.image), Some(&opts.commit)),
         Task::Image(t) => (Some(&t.fork), Some(&t.image), None),
         Task::Clean(t) => (Some(&t.fork), Some(&t.image), None),
@@ -327,6 +330,23 @@ pub struct Doctor {
 pub enum TestKind {
     /// The unit tests, as `make test-unit` runs them (`hack/test/unit`, or `hack/make.sh test-unit`)
     Unit(TestUnit),
+    /// The integration tests, as `make test-integration` runs them (`hack/make.sh dynbinary
+    /// test-integration`, or `… test-integration-cli` up to 17.06), against a freshly built daemon
+    Integration(TestIntegration),
+}
+
+#[derive(Args, Debug)]
+pub struct TestIntegration {
+    /// Integration test directories (`integration/system`) [default: those the filter selects, else
+    /// all]; sets TEST_INTEGRATION_DIR
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<String>,
+    /// Only the tests matching this regular expression; sets TEST_FILTER (TESTFLAGS `-check.f`
+    /// up to 17.06)
+    #[arg(long, value_name = "REGEX")]
+    pub run: Option<String>,
+    #[command(flatten)]
+    pub opts: ForkOpts,
 }
 
 #[derive(Args, Debug)]

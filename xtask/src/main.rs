@@ -39,6 +39,7 @@ mod smoke;
 mod summary;
 mod terminal;
 mod test_report;
+mod test_integration;
 mod test_unit;
 mod text;
 mod ui;
@@ -115,6 +116,9 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
         Task::Image(t) => t.run(cx).await,
         Task::Test {
             kind: flags::TestKind::Unit(t),
+        } => t.run(cx).await,
+        Task::Test {
+            kind: flags::TestKind::Integration(t),
         } => t.run(cx).await,
         Task::Validate(t) => t.run(cx).await,
         Task::Run(t) => t.run(cx).await,

@@ -191,6 +191,12 @@ daemon_version() {
     docker version --format '{{.Server.Version}}|{{.Server.GitCommit}}'
 }
 
+# frozen_list: the image index (`manifest.json`) of a `docker save`-shaped directory, if any.
+frozen_list() {
+    cat "$1/manifest.json" 2>/dev/null
+    return 0
+}
+
 # smoke_run: a registry-free one-file image (the static docker-init/tini), imported and run.
 smoke_run() {
     b=$(command -v docker-init || command -v tini-static || command -v tini) || {

@@ -1,8 +1,12 @@
 //! Reading a `go test -json` stream (gotestsum's `bundles/go-test-report.json`): how many tests
 //! passed, failed and were skipped, and for each failure its package, name and own output, so a
-//! contributor sees what broke without scrolling back through the run.
+//! contributor sees what broke without scrolling back through the run. Eras that write no
+//! report leave a `go test -v` / gocheck log (`test.log`), read for the same counts; [`conclude`]
+//! shows the outcome and picks the exit code.
 
-use serde_json::Value;
+use serde_json::{json, Value};
+
+use crate::context::Context;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -85,6 +89,96 @@ pub fn summarize(report: &str) -> Summary {
     s
 }
 
+/// Summarise a `go test -v` or gocheck log (`--- PASS: TestX`, `PASS: file.go:12: Suite.TestX`);
+/// a failure's output is not separable there, so only its name is kept.
+pub fn summarize_log(log: &str) -> Summary {
+    let mut s = Summary::default();
+    for line in log.lines() {
+        let l = line.trim_start();
+        let l = l.strip_prefix("--- ").unwrap_or(l);
+        let Some((verdict, rest)) = l.split_once(": ") else {
+            continue;
+        };
+        // gocheck names the test after `file.go:LINE: `; go test -v names it first, then `(0.01s)`.
+        let name = rest.rsplit(": ").next().unwrap_or(rest);
+        let name = name.split_whitespace().next().unwrap_or_default().to_string();
+        if name.is_empty() {
+            continue;
+        }
+        match verdict {
+            "PASS" => s.passed += 1,
+            "SKIP" | "MISS" => s.skipped += 1,
+            "FAIL" | "PANIC" => {
+                s.failed += 1;
+                s.failures.push(Failure {
+                    package: String::new(),
+                    test: name,
+                    output: Vec::new(),
+                });
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+/// Show a run's outcome, each failure with its own lines and then `N passed, M failed, K
+/// skipped` alone on its line, and return the exit code: 1 when a test failed or the run broke
+/// (a non-zero exit with nothing counted). Without a summary (no report), the exit code decides.
+pub fn conclude(
+    cx: &Context,
+    step: &str,
+    cmd: &str,
+    summary: Option<Summary>,
+    code: i64,
+    secs: f64,
+) -> u8 {
+    let Some(s) = summary else {
+        if code == 0 {
+            cx.ui
+                .result(format!("`{cmd}` passed (exit 0); it wrote no report to count from"));
+            return 0;
+        }
+        cx.ui.error(format!(
+            "`{cmd}` broke before testing (exit {code}): see its output above"
+        ));
+        return 1;
+    };
+    for f in s.failures.iter().chain(&s.broken) {
+        show(cx, f);
+    }
+    let failed = s.failed > 0 || !s.broken.is_empty();
+    let broke = s.passed + s.failed + s.skipped == 0 && code != 0;
+    if broke && !failed {
+        cx.ui.error(format!(
+            "`{cmd}` broke before any test ran (exit {code}): see its output above"
+        ));
+    }
+    cx.ui.event(json!({"step": step, "status": if failed || broke { "failed" } else { "ok" },
+        "passed": s.passed, "failed": s.failed, "skipped": s.skipped, "seconds": secs}));
+    cx.ui.result(format!(
+        "{} passed, {} failed, {} skipped",
+        s.passed, s.failed, s.skipped
+    ));
+    u8::from(failed || broke)
+}
+
+fn show(cx: &Context, f: &Failure) {
+    let what = match (f.package.is_empty(), f.test.is_empty()) {
+        (_, true) => format!(
+            "FAIL {} (the package did not build or its test binary broke)",
+            f.package
+        ),
+        (true, false) => format!("FAIL {}", f.test),
+        (false, false) => format!("FAIL {} {}", f.package, f.test),
+    };
+    cx.ui.result(what);
+    for line in &f.output {
+        cx.ui.result(format!("    {line}"));
+    }
+    cx.ui.event(json!({"step": "test", "status": "failed", "package": f.package, "test": f.test, "output": f.output}));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +206,15 @@ not json
         assert_eq!(s.broken[0].package, "p/b");
         assert_eq!(s.broken[0].output, ["p/b/b.go:3:1: syntax error"]);
         assert_eq!(summarize(""), Summary::default());
+    }
+
+    #[test]
+    fn logs_of_go_test_v_and_gocheck() {
+        let log = "=== RUN   TestVersion\n--- PASS: TestVersion (0.01s)\n--- SKIP: TestLater (0.00s)\n    --- FAIL: TestBad/sub (0.00s)\nPASS: docker_cli_run_test.go:64: DockerSuite.TestRunEchoStdout\t0.512s\nFAIL: docker_cli_run_test.go:70: DockerSuite.TestRunBroken\nOOPS: 1 passed\n";
+        let s = summarize_log(log);
+        assert_eq!((s.passed, s.failed, s.skipped), (2, 2, 1));
+        let names: Vec<&str> = s.failures.iter().map(|f| f.test.as_str()).collect();
+        assert_eq!(names, ["TestBad/sub", "DockerSuite.TestRunBroken"]);
+        assert_eq!(summarize_log("no verdicts here\n"), Summary::default());
     }
 }

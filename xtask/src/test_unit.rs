@@ -4,12 +4,10 @@
 //! own output lines and a closing `N passed, M failed, K skipped`, read from the run's report.
 
 use anyhow::{bail, Result};
-use serde_json::json;
-
 use crate::context::Context;
 use crate::dev::Dev;
 use crate::exec::Output;
-use crate::test_report::{summarize, Failure};
+use crate::test_report::{conclude, summarize};
 use crate::{docker, flags, handback};
 
 /// Where gotestsum writes the run's `go test -json` stream (`hack/test/unit`, 20.10 on).
@@ -43,48 +41,8 @@ impl flags::TestUnit {
         let ran = dev.run_group(cx, &docker, &ctr, &cmd, Output::Stream).await;
         handback::give_back(&dev.exec(cx, &docker, &ctr), &dev.fork).await?;
         let code = ran?.code;
-        let Ok(text) = std::fs::read_to_string(&report) else {
-            if code == 0 {
-                cx.ui.result(format!(
-                    "`{}` passed (exit 0); this era writes no {REPORT} to count from",
-                    cmd.join(" ")
-                ));
-                return Ok(0);
-            }
-            cx.ui.error(format!(
-                "`{}` broke before testing (exit {code}): see its output above",
-                cmd.join(" ")
-            ));
-            return Ok(1);
-        };
-        let s = summarize(&text);
-        for f in s.failures.iter().chain(&s.broken) {
-            show(cx, f);
-        }
+        let summary = std::fs::read_to_string(&report).ok().map(|t| summarize(&t));
         let secs = t.elapsed().as_secs_f64();
-        cx.ui.event(json!({"step": "test unit", "status": if s.failed + s.broken.len() == 0 { "ok" } else { "failed" },
-            "passed": s.passed, "failed": s.failed, "skipped": s.skipped, "seconds": secs}));
-        cx.ui.result(format!(
-            "{} passed, {} failed, {} skipped",
-            s.passed, s.failed, s.skipped
-        ));
-        let broke = s.passed + s.failed + s.skipped == 0 && code != 0;
-        Ok(u8::from(s.failed > 0 || !s.broken.is_empty() || broke))
+        Ok(conclude(cx, "test unit", &cmd.join(" "), summary, code, secs))
     }
-}
-
-fn show(cx: &Context, f: &Failure) {
-    let what = if f.test.is_empty() {
-        format!(
-            "FAIL {} (the package did not build or its test binary broke)",
-            f.package
-        )
-    } else {
-        format!("FAIL {} {}", f.package, f.test)
-    };
-    cx.ui.result(what);
-    for line in &f.output {
-        cx.ui.result(format!("    {line}"));
-    }
-    cx.ui.event(json!({"step": "test", "status": "failed", "package": f.package, "test": f.test, "output": f.output}));
 }
