@@ -93,7 +93,7 @@ pub const MOBY_2010: Moby = Moby {
 /// Debian 13's moby 26.1.5: an E6 fork.
 pub const MOBY_2615: Moby = Moby {
     suite: "trixie",
-    image: "moby-xtask-test/dev:trixie-26.1-v1",
+    image: "moby-xtask-test/dev:trixie-26.1-v2",
 };
 /// Debian testing's (forky) moby 28.5.2: an E7 fork.
 pub const MOBY_2852: Moby = Moby {
@@ -131,6 +131,25 @@ impl Moby {
             Ok(String::new())
         })?;
         Ok(image)
+    }
+}
+
+impl Moby {
+    /// The dev image with the integration suites' frozen images (all the local busybox, under
+    /// each of `names`) in `/docker-frozen-images`: `<image>-frozen`, cached by tag.
+    pub fn frozen_dev_image(&self, names: &[&str]) -> Result<String> {
+        let base = self.dev_image()?;
+        let tag = format!("{base}-frozen");
+        let sh = Shell::new()?;
+        let script = workspace_root().join("tests/fixtures/frozen-images.sh");
+        let cache = cache_dir();
+        cmd!(
+            sh,
+            "{script} {base} {tag} {cache} /docker-frozen-images {names...}"
+        )
+        .run()
+        .context("making the frozen images")?;
+        Ok(tag)
     }
 }
 

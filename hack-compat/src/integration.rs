@@ -189,7 +189,12 @@ mod tests {
         let loaded: Vec<String> = names.iter().map(|n| loaded_as(loader, n)).collect();
         assert_eq!(
             loaded,
-            ["busybox:latest", "busybox:glibc", "hello-world:latest", "debian:bullseye-slim"]
+            [
+                "busybox:latest",
+                "busybox:glibc",
+                "hello-world:latest",
+                "debian:bullseye-slim"
+            ]
         );
         assert_eq!(go_string_list(protect, "other"), None);
     }
@@ -197,14 +202,21 @@ mod tests {
     #[test]
     fn filter_follows_the_scripts() {
         let cmd = |b: &str| Some(vec!["hack/make.sh".into(), "dynbinary".into(), b.into()]);
-        let with = |f: &'static str| move |p: &str| {
-            if p == "hack/make/.integration-test-helpers" {
-                f.to_string()
-            } else {
-                String::new()
+        let with = |f: &'static str| {
+            move |p: &str| {
+                if p == "hack/make/.integration-test-helpers" {
+                    f.to_string()
+                } else {
+                    String::new()
+                }
             }
         };
-        let new = read(cmd("test-integration"), "", &with(": ${TEST_INTEGRATION_DIR:=$(echo \"$dirs\")}\nif [ -z \"${TEST_FILTER}\" ]")).unwrap();
+        let new = read(
+            cmd("test-integration"),
+            "",
+            &with(": ${TEST_INTEGRATION_DIR:=$(echo \"$dirs\")}\nif [ -z \"${TEST_FILTER}\" ]"),
+        )
+        .unwrap();
         assert_eq!(new.filter, Filter::TestFilter);
         assert_eq!(new.dir_var.as_deref(), Some("TEST_INTEGRATION_DIR"));
         assert_eq!(new.bundle, "test-integration");

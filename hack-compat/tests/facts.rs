@@ -285,15 +285,28 @@ fn integration_tests_as_make_runs_them() {
         let it = open(era).integration.expect(era);
         assert_eq!(
             it.command,
-            ["hack/make.sh", "build-integration-test-binary", "dynbinary", "test-integration-cli"],
+            [
+                "hack/make.sh",
+                "build-integration-test-binary",
+                "dynbinary",
+                "test-integration-cli"
+            ],
             "{era}"
         );
         assert_eq!(it.bundle, "test-integration-cli");
-        assert_eq!(it.filter, hack_compat::Filter::TestFlags("-check.f"), "{era}");
+        assert_eq!(
+            it.filter,
+            hack_compat::Filter::TestFlags("-check.f"),
+            "{era}"
+        );
     }
     for era in ["e3", "e4", "e5", "e6", "e7", "e8"] {
         let it = open(era).integration.expect(era);
-        assert_eq!(it.command, ["hack/make.sh", "dynbinary", "test-integration"], "{era}");
+        assert_eq!(
+            it.command,
+            ["hack/make.sh", "dynbinary", "test-integration"],
+            "{era}"
+        );
         assert_eq!(it.bundle, "test-integration");
     }
 }

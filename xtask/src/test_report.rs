@@ -101,7 +101,11 @@ pub fn summarize_log(log: &str) -> Summary {
         };
         // gocheck names the test after `file.go:LINE: `; go test -v names it first, then `(0.01s)`.
         let name = rest.rsplit(": ").next().unwrap_or(rest);
-        let name = name.split_whitespace().next().unwrap_or_default().to_string();
+        let name = name
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         if name.is_empty() {
             continue;
         }
@@ -135,8 +139,9 @@ pub fn conclude(
 ) -> u8 {
     let Some(s) = summary else {
         if code == 0 {
-            cx.ui
-                .result(format!("`{cmd}` passed (exit 0); it wrote no report to count from"));
+            cx.ui.result(format!(
+                "`{cmd}` passed (exit 0); it wrote no report to count from"
+            ));
             return 0;
         }
         cx.ui.error(format!(
@@ -154,8 +159,10 @@ pub fn conclude(
             "`{cmd}` broke before any test ran (exit {code}): see its output above"
         ));
     }
-    cx.ui.event(json!({"step": step, "status": if failed || broke { "failed" } else { "ok" },
-        "passed": s.passed, "failed": s.failed, "skipped": s.skipped, "seconds": secs}));
+    cx.ui.event(
+        json!({"step": step, "status": if failed || broke { "failed" } else { "ok" },
+        "passed": s.passed, "failed": s.failed, "skipped": s.skipped, "seconds": secs}),
+    );
     cx.ui.result(format!(
         "{} passed, {} failed, {} skipped",
         s.passed, s.failed, s.skipped

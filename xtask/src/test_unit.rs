@@ -3,12 +3,12 @@
 //! packages and `TESTFLAGS` from `--run` and the rest; output live, then the failures with their
 //! own output lines and a closing `N passed, M failed, K skipped`, read from the run's report.
 
-use anyhow::{bail, Result};
 use crate::context::Context;
 use crate::dev::Dev;
 use crate::exec::Output;
 use crate::test_report::{conclude, summarize};
 use crate::{docker, flags, handback};
+use anyhow::{bail, Result};
 
 /// Where gotestsum writes the run's `go test -json` stream (`hack/test/unit`, 20.10 on).
 const REPORT: &str = "bundles/go-test-report.json";
@@ -43,6 +43,13 @@ impl flags::TestUnit {
         let code = ran?.code;
         let summary = std::fs::read_to_string(&report).ok().map(|t| summarize(&t));
         let secs = t.elapsed().as_secs_f64();
-        Ok(conclude(cx, "test unit", &cmd.join(" "), summary, code, secs))
+        Ok(conclude(
+            cx,
+            "test unit",
+            &cmd.join(" "),
+            summary,
+            code,
+            secs,
+        ))
     }
 }

@@ -1,0 +1,143 @@
+//! `test integration` and `test unit` on Debian's moby 20.10.24 (E4) and 26.1.5 (E6): one
+//! integration test selected by `--run` runs against the daemon the fork's own
+//! `hack/make.sh dynbinary test-integration` builds and starts, with the frozen images made
+//! locally (no registry); without them, the tool names the images and the directory before
+//! building anything.
+
+use anyhow::{ensure, Result};
+use tests::{e2e_enabled, text, GitFork, Moby, Scratch, MOBY_2010, MOBY_2615};
+
+const OWNER: u32 = 1000;
+/// This host's outer daemon may use a driver that does not nest (fuse-overlayfs); the suites'
+/// daemon gets vfs, as a contributor on such a host sets it.
+const ENV: &[(&str, &str)] = &[("DOCKER_GRAPHDRIVER", "vfs")];
+
+/// The closing `N passed, M failed, K skipped` line, as numbers.
+fn summary(stdout: &str) -> Option<(usize, usize, usize)> {
+    let line = stdout.lines().find(|l| l.ends_with(" skipped"))?;
+    let n: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (n.len() == 3).then(|| (n[0], n[1], n[2]))
+}
+
+/// `test integration --run TestVersion`: exactly that test, passed, from gotestsum's report.
+fn one_integration_test(g: &GitFork, image: &str) -> Result<()> {
+    let out = g.xtask(image, &["test", "integration", "--run", "TestVersion"], ENV);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "test integration:\n{stdout}\n{stderr}"
+    );
+    ensure!(summary(&stdout) == Some((1, 0, 0)), "{stdout}");
+    ensure!(
+        stdout.contains("--- PASS: TestVersion"),
+        "no PASS line:\n{stdout}\n{stderr}"
+    );
+    ensure!(
+        g.fork
+            .join("bundles/test-integration")
+            .read_dir()?
+            .filter_map(|e| e.ok())
+            .any(|e| e
+                .file_name()
+                .to_string_lossy()
+                .ends_with("go-test-report.json")),
+        "no gotestsum report in bundles/test-integration"
+    );
+    Ok(())
+}
+
+fn frozen(moby: &Moby, last: &str) -> Result<String> {
+    moby.frozen_dev_image(&[
+        "busybox:latest",
+        "busybox:glibc",
+        "hello-world:latest",
+        last,
+    ])
+}
+
+#[test]
+fn integration_test_by_name_on_debian_moby_20_10_24() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    let s = Scratch::new("e2e-integration-2010");
+    let g = GitFork::of(&MOBY_2010, &s, OWNER)?;
+    // Without the frozen images and with no registry: the images and where the suites look,
+    // before anything is built.
+    let plain = MOBY_2010.dev_image()?;
+    let out = g.xtask(plain, &["test", "integration", "--run", "TestVersion"], ENV);
+    let stderr = text(&out.stderr);
+    ensure!(out.status.code() == Some(1), "{stderr}");
+    for word in [
+        "busybox:latest",
+        "hello-world:latest",
+        "debian:bullseye-slim",
+        "/docker-frozen-images",
+    ] {
+        ensure!(stderr.contains(word), "{word} not named:\n{stderr}");
+    }
+    ensure!(
+        !g.fork.join("bundles/dynbinary-daemon").exists(),
+        "built anyway"
+    );
+    // Anchors, which the fork's filter grep never matches: refused, with the way that works.
+    let out = g.xtask(
+        plain,
+        &["test", "integration", "--run", "^TestVersion$"],
+        ENV,
+    );
+    ensure!(
+        out.status.code() == Some(1) && text(&out.stderr).contains("--run TestVersion"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A directory that is not the fork's: refused, naming it.
+    let out = g.xtask(plain, &["test", "integration", "integration/nope"], ENV);
+    ensure!(
+        out.status.code() == Some(1) && text(&out.stderr).contains("integration/nope"),
+        "{}",
+        text(&out.stderr)
+    );
+    one_integration_test(&g, &frozen(&MOBY_2010, "debian:bullseye-slim")?)
+}
+
+#[test]
+fn unit_and_integration_tests_on_debian_moby_26_1_5() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    let s = Scratch::new("e2e-integration-2615");
+    let g = GitFork::of(&MOBY_2615, &s, OWNER)?;
+    let image = frozen(&MOBY_2615, "debian:bookworm-slim")?;
+    let out = g.xtask(&image, &["test", "unit", "./pkg/stringid"], &[]);
+    let stdout = text(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "test unit:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
+    ensure!(
+        summary(&stdout).is_some_and(|(p, f, _)| p > 0 && f == 0),
+        "{stdout}"
+    );
+    let out = g.xtask(
+        &image,
+        &[
+            "test",
+            "unit",
+            "./pkg/stringid",
+            "--run",
+            "^TestGenerateRandomID$",
+        ],
+        &[],
+    );
+    ensure!(
+        summary(&text(&out.stdout)) == Some((1, 0, 0)),
+        "{}",
+        text(&out.stdout)
+    );
+    one_integration_test(&g, &image)
+}
