@@ -35,6 +35,9 @@ pub struct DaemonFlags {
     pub storage_driver_default: String,
     /// The variable whose words `run` appends to dockerd's arguments (`DOCKERD_ARGS`, E3 on).
     pub extra_args_var: Option<String>,
+    /// `hack/make/run`'s `DELVE_PORT` mode (E5 on): the debugger's words before `exec dockerd`,
+    /// `{port}` standing for the port part of `DELVE_PORT`.
+    pub delve: Option<Vec<String>>,
 }
 
 pub(crate) fn flags(era: Era, run: &str, daemon_start: &str, dockerd_config: &str) -> DaemonFlags {
@@ -71,7 +74,36 @@ pub(crate) fn flags(era: Era, run: &str, daemon_start: &str, dockerd_config: &st
         storage_driver_var: var.to_string(),
         storage_driver_default: default,
         extra_args_var,
+        delve: delve(&run),
     }
+}
+
+/// The `dlv … exec` words of `hack/make/run`'s `DELVE_PORT` branch: one word per line of the
+/// `dockerd=( dlv … exec "${dockerd[@]}" -- )` array, quotes dropped, the listen port variable
+/// (`${DELVE_PORT##*:}`'s) as `{port}`.
+fn delve(run: &str) -> Option<Vec<String>> {
+    if !run.contains("DELVE_PORT") {
+        return None;
+    }
+    let port_var = run.lines().find_map(|l| {
+        let (name, value) = l.trim().split_once('=')?;
+        value
+            .contains("${DELVE_PORT##*:}")
+            .then(|| name.trim().to_string())
+    })?;
+    let mut lines = run.lines().map(str::trim).skip_while(|l| *l != "dlv");
+    let mut words = vec![lines.next()?.to_string()];
+    for line in lines {
+        if line.starts_with("exec ") {
+            return Some(words);
+        }
+        let word = line
+            .replace('"', "")
+            .replace(&format!("${port_var}"), "{port}")
+            .replace(&format!("${{{port_var}}}"), "{port}");
+        words.push(word);
+    }
+    None
 }
 
 /// `X` in `${VAR:-X}` (or `${VAR:=X}`).

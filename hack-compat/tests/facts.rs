@@ -310,3 +310,19 @@ fn integration_tests_as_make_runs_them() {
         assert_eq!(it.bundle, "test-integration");
     }
 }
+
+#[test]
+fn delve_mode_of_hack_make_run() {
+    for era in ["e1", "e2", "e3", "e4"] {
+        assert_eq!(open(era).daemon.delve, None, "{era}");
+    }
+    for era in ["e5", "e6", "e7", "e8"] {
+        let words = open(era).daemon.delve.expect(era);
+        assert_eq!(words[0], "dlv", "{era}");
+        assert!(
+            words.contains(&"--listen=0.0.0.0:{port}".to_string()),
+            "{era}: {words:?}"
+        );
+        assert!(words.contains(&"--headless=true".to_string()), "{era}");
+    }
+}

@@ -150,7 +150,12 @@ fn git_checks(r: &mut Report, fork: &Fork) {
 }
 
 async fn daemon_checks(cx: &Context, r: &mut Report, d: &Docker, fork: Option<&Fork>) {
-    let endpoint = docker::endpoint(cx.ui).unwrap_or_default();
+    let endpoint = crate::endpoint::endpoint(cx.ui)
+        .map(|e| match e.tls {
+            Some(_) => format!("{} (TLS, {})", e.host, e.from),
+            None => format!("{} ({})", e.host, e.from),
+        })
+        .unwrap_or_default();
     match d.version().await {
         Ok(v) => r.ok(format!(
             "Docker daemon at {endpoint}: server {}, API {}",

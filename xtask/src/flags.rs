@@ -40,9 +40,20 @@ pub struct Cli {
     #[command(flatten)]
     pub output: OutputOpts,
     #[command(flatten)]
+    pub engine: EngineOpts,
+    #[command(flatten)]
     pub fork: ForkOpts,
     #[command(subcommand)]
     pub task: Option<Task>,
+}
+
+/// Which Docker engine, as the docker CLI's own global option says it.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Engine options")]
+pub struct EngineOpts {
+    /// The docker context to use (overrides DOCKER_HOST and DOCKER_CONTEXT, as `docker --context`)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 /// How the tool speaks, like cargo: before or after the task.

@@ -21,6 +21,7 @@ mod diagnose;
 mod docker;
 mod doctor;
 mod down;
+mod endpoint;
 mod exec;
 mod flags;
 mod fork;
@@ -36,6 +37,7 @@ mod run;
 mod scripts;
 mod shell;
 mod smoke;
+mod ssh_dial;
 mod summary;
 mod terminal;
 mod test_integration;
@@ -69,6 +71,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(context) = &cli.engine.context {
+        // As `docker --context`: it beats DOCKER_HOST; the docker CLI children follow it too.
+        std::env::set_var("DOCKER_CONTEXT", context);
+        std::env::remove_var("DOCKER_HOST");
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -103,6 +110,7 @@ fn main() -> ExitCode {
         "seconds": started.elapsed().as_secs_f64()}));
     // A stdin pump (`shell`) may sit in a blocking read: do not wait for it.
     runtime.shutdown_background();
+    ssh_dial::shutdown();
     ExitCode::from(code)
 }
 

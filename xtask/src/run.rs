@@ -6,14 +6,15 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use bollard::Docker;
 use serde_json::json;
 
 use crate::context::{exit_code, Context};
 use crate::dev::Dev;
+use crate::exec::Exec;
 use crate::exec::Output;
-use crate::{daemon, docker, flags, fork, handback, install};
+use crate::{daemon, docker, flags, fork, handback, host_env, install};
 
 /// The host-reachable socket, relative to the fork root.
 const SOCKET: &str = "bundles/xtask-run/docker.sock";
@@ -46,6 +47,9 @@ impl flags::Run {
             "--group".into(),
             gid.to_string(),
         ]);
+        if let Some(port) = host_env::process_env("DELVE_PORT").filter(|p| !p.is_empty()) {
+            cmd = under_delve(cx, &dev, &exec, cmd, &port).await?;
+        }
         cx.ui.status("Running", cmd.join(" "));
         let announce = async {
             let ep = format!("unix://{host_socket}");
@@ -77,6 +81,48 @@ impl flags::Run {
         handback::give_back(&exec, &dev.fork).await?;
         Ok(exit_code(ran?.code))
     }
+}
+
+/// The fork's `DELVE_PORT` mode (`hack/make/run` from 19.03): dockerd under `dlv exec`, headless
+/// on the port part of `DELVE_PORT` (the Makefile publishes `DELVE_PORT` itself, and so does the
+/// dev container). dlv holds dockerd until a client continues it.
+async fn under_delve(
+    cx: &Context,
+    dev: &Dev,
+    exec: &Exec<'_>,
+    cmd: Vec<String>,
+    delve_port: &str,
+) -> Result<Vec<String>> {
+    let Some(words) = &dev.fork.daemon.delve else {
+        cx.ui.warn(
+            "DELVE_PORT is set, but this fork's hack/make/run has no debugger mode: dockerd runs without dlv",
+        );
+        return Ok(cmd);
+    };
+    let port = delve_port.rsplit(':').next().unwrap_or(delve_port);
+    let dlv = exec
+        .script("command_path", &["dlv"], Output::Capture)
+        .await?;
+    if dlv.code != 0 {
+        bail!(
+            "DELVE_PORT is set, but the dev image has no `dlv`: the fork's Dockerfile installs it \
+             (its delve stage, linux/amd64 and arm64); rebuild the image (`cargo xtask image \
+             --rebuild`) or unset DELVE_PORT"
+        );
+    }
+    let dockerd = exec
+        .script("command_path", &[&cmd[0]], Output::Capture)
+        .await?
+        .text();
+    let mut wrapped: Vec<String> = words.iter().map(|w| w.replace("{port}", port)).collect();
+    wrapped.extend(["exec".to_string(), dockerd, "--".to_string()]);
+    wrapped.extend(cmd.into_iter().skip(1));
+    let host_port = delve_port.split(':').rev().nth(1).unwrap_or(port);
+    cx.ui.note(format!(
+        "dockerd waits for a debugger: `dlv connect 127.0.0.1:{host_port}`, then `continue` \
+         (build with DOCKER_DEBUG=1 for unoptimised code)"
+    ));
+    Ok(wrapped)
 }
 
 /// Whether a daemon answers `/_ping` on the unix socket at `path`.

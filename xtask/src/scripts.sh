@@ -191,6 +191,11 @@ daemon_version() {
     docker version --format '{{.Server.Version}}|{{.Server.GitCommit}}'
 }
 
+# command_path NAME: where NAME is on PATH (exit 1 when it is not).
+command_path() {
+    command -v "$1"
+}
+
 # frozen_list: the image index (`manifest.json`) of a `docker save`-shaped directory, if any.
 frozen_list() {
     cat "$1/manifest.json" 2>/dev/null
