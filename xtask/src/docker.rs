@@ -22,9 +22,17 @@ pub async fn connect(ui: Ui) -> Result<Docker> {
         _ => "check the engine runs and listens there, and that its address and port are right",
     };
     let unreachable = |e: String| {
+        let advice = if e.starts_with("TLS:") {
+            "fix the TLS files (DOCKER_CERT_PATH, or the context's) or ask for the engine's CA and a client certificate it trusts"
+        } else if e.contains("HTTP request to an HTTPS server") {
+            "the engine speaks TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH to its CA and your client certificate"
+        } else {
+            advice
+        };
         anyhow!(
-            "cannot reach the Docker engine at {host} ({}): {e}; {advice}",
-            ep.from
+            "cannot reach the Docker engine at {host} ({}): {}; {advice}",
+            ep.from,
+            e.trim()
         )
     };
     let docker = match (scheme, &ep.tls) {
@@ -80,7 +88,7 @@ pub async fn connect(ui: Ui) -> Result<Docker> {
     if let Err(e) = docker.ping().await {
         let why = match (scheme, ssh_dial::last_error()) {
             ("ssh", Some(ssh)) => format!("ssh: {ssh}"),
-            _ => tls_reason(&format!("{e:#}"), &ep),
+            _ => tls_reason(&chain(&e), &ep),
         };
         return Err(unreachable(why));
     }
@@ -92,6 +100,21 @@ pub async fn connect(ui: Ui) -> Result<Docker> {
     Ok(docker)
 }
 
+/// An error with its causes (hyper hides the TLS reason two levels down).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// A TLS failure said in terms of the files and the check: rustls's words are terse.
 fn tls_reason(err: &str, ep: &Endpoint) -> String {
     let Some(tls) = &ep.tls else {
@@ -99,7 +122,7 @@ fn tls_reason(err: &str, ep: &Endpoint) -> String {
     };
     let ca = tls.file("ca.pem");
     let cert = tls.file("cert.pem");
-    let why = if err.contains("UnknownIssuer") {
+    let why = if err.contains("UnknownIssuer") || err.contains("BadSignature") {
         format!("the engine's certificate is not signed by {}", ca.display())
     } else if err.contains("NotValidForName") {
         format!(
