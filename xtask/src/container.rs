@@ -237,6 +237,21 @@ async fn create(
                  remove it with `docker rm -f {name}`"
             ))
         }
+        Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+            if message.contains("bind source path does not exist")
+                && message.contains(spec.fork_root.as_str()) =>
+        {
+            // The engine resolves bind mounts on its own disk: it runs on another machine.
+            let ep = crate::endpoint::endpoint(ui)
+                .map(|e| format!("{} ({})", e.host, e.from))
+                .unwrap_or_default();
+            Err(anyhow!(
+                "the Docker engine at {ep} does not share this machine's files ({} is not there: \
+                 it runs elsewhere); this tool bind-mounts the fork, so use an engine on this \
+                 machine, or run the tool where the fork and the engine are together",
+                spec.fork_root
+            ))
+        }
         Err(e) => Err(anyhow!("cannot create the dev container: {e}")),
     }
 }

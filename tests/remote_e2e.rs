@@ -1,0 +1,263 @@
+//! Engines elsewhere: a "remote" engine started by the test (Debian's dockerd in a container with
+//! its own filesystem, `fixtures/remote-engine.sh`), reached only through 127.0.0.1: TLS with
+//! certificates the test made, ssh with a key the test made (the real `ssh` and `sshd`). Against
+//! it: the endpoint from `DOCKER_HOST` + `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, from a docker
+//! context by `DOCKER_CONTEXT`, `currentContext` and `--context`, and over `ssh://`; each TLS and
+//! ssh failure named; and a fork this engine cannot see refused before anything is made there.
+
+use std::process::Command;
+
+use anyhow::{ensure, Context as _, Result};
+use camino::Utf8PathBuf;
+use tests::{e2e_enabled, e4_copy, text, workspace_root, xtask, Scratch, MOBY_2010};
+
+/// The remote engine container, removed on drop.
+struct Remote {
+    name: String,
+    tls: String,
+    ssh: String,
+    work: Utf8PathBuf,
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-fv", &self.name])
+            .output();
+    }
+}
+
+impl Remote {
+    fn start(scratch: &Scratch) -> Result<Remote> {
+        let base = MOBY_2010.dev_image()?;
+        let name = format!("moby-xtask-test-remote-{}", std::process::id());
+        let work = scratch.dir.join("remote");
+        let script = workspace_root().join("tests/fixtures/remote-engine.sh");
+        let out = Command::new(script.as_str())
+            .args([base, &name, work.as_str()])
+            .output()?;
+        let mut remote = Remote {
+            name,
+            tls: String::new(),
+            ssh: String::new(),
+            work,
+        };
+        ensure!(
+            out.status.success(),
+            "remote engine did not start:\n{}",
+            text(&out.stderr)
+        );
+        let ports = text(&out.stdout);
+        let mut it = ports.split_whitespace();
+        remote.tls = it.next().context("tls port")?.to_string();
+        remote.ssh = it.next().context("ssh port")?.to_string();
+        // The real ssh, told where the test's key and config are (ssh reads ~/.ssh of the
+        // passwd entry, not $HOME): a wrapper first on PATH.
+        let bin = remote.work.join("bin");
+        fs_err::create_dir_all(&bin)?;
+        let config = remote.work.join("ssh_config");
+        fs_err::write(
+            &config,
+            format!(
+                "Host 127.0.0.1\n  IdentityFile {}/id_ed25519\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
+                remote.work
+            ),
+        )?;
+        let ssh = bin.join("ssh");
+        fs_err::write(
+            &ssh,
+            format!("#!/bin/sh\nexec /usr/bin/ssh -F {config} \"$@\"\n"),
+        )?;
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755))?;
+        Ok(remote)
+    }
+
+    fn tcp(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.tls)
+    }
+
+    /// The docker CLI against the remote engine, over TLS.
+    fn docker(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("docker")
+            .env("DOCKER_HOST", self.tcp())
+            .env("DOCKER_TLS_VERIFY", "1")
+            .env("DOCKER_CERT_PATH", &self.work)
+            .args(args)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            text(&out.stderr)
+        );
+        Ok(text(&out.stdout))
+    }
+}
+
+/// `doctor`'s line for the engine: it reached it, and says from where and how.
+fn doctor_line(fork: &str, env: &[(&str, &str)], before: &[&str]) -> String {
+    let mut args = before.to_vec();
+    args.extend(["--fork", fork, "doctor"]);
+    let out = xtask(&args, env);
+    let all = text(&out.stdout) + &text(&out.stderr);
+    all.lines()
+        .find(|l| l.contains("Docker daemon at") || l.contains("Docker engine at"))
+        .unwrap_or(&all)
+        .to_string()
+}
+
+#[test]
+fn remote_engine_over_tls_ssh_and_contexts() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    let (s, fork) = e4_copy("e2e-remote");
+    let r = Remote::start(&s)?;
+    let fork = fork.as_str();
+    let tcp = r.tcp();
+    let certs = r.work.as_str();
+    let tls = |dir: &str| {
+        vec![
+            ("DOCKER_HOST", tcp.clone()),
+            ("DOCKER_TLS_VERIFY", "1".to_string()),
+            ("DOCKER_CERT_PATH", dir.to_string()),
+        ]
+    };
+    let pairs = |v: &Vec<(&'static str, String)>| -> Vec<(&'static str, String)> { v.clone() };
+    let run = |env: &[(&'static str, String)], before: &[&str]| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        doctor_line(fork, &env, before)
+    };
+
+    // TLS from DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
+    let line = run(&pairs(&tls(certs)), &[]);
+    ensure!(
+        line.contains(&format!("{tcp} (TLS, DOCKER_HOST): server 20.10")),
+        "{line}"
+    );
+
+    // A docker context made by the docker CLI: DOCKER_CONTEXT, currentContext, --context (which
+    // beats a DOCKER_HOST that points elsewhere).
+    let config = s.dir.join("docker-config");
+    let docker_cfg = |args: &[&str]| -> Result<()> {
+        let out = Command::new("docker")
+            .env("DOCKER_CONFIG", &config)
+            .env_remove("DOCKER_HOST")
+            .args(args)
+            .output()?;
+        ensure!(out.status.success(), "{}", text(&out.stderr));
+        Ok(())
+    };
+    docker_cfg(&[
+        "context",
+        "create",
+        "remote",
+        "--docker",
+        &format!("host={tcp},ca={certs}/ca.pem,cert={certs}/cert.pem,key={certs}/key.pem"),
+    ])?;
+    let cfg = ("DOCKER_CONFIG", config.to_string());
+    let want = format!("{tcp} (TLS, docker context `remote`): server 20.10");
+    let line = run(&[cfg.clone(), ("DOCKER_CONTEXT", "remote".into())], &[]);
+    ensure!(line.contains(&want), "DOCKER_CONTEXT: {line}");
+    let elsewhere = ("DOCKER_HOST", "unix:///nonexistent/docker.sock".to_string());
+    let line = run(&[cfg.clone(), elsewhere.clone()], &["--context", "remote"]);
+    ensure!(line.contains(&want), "--context: {line}");
+    docker_cfg(&["context", "use", "remote"])?;
+    let line = run(std::slice::from_ref(&cfg), &[]);
+    ensure!(line.contains(&want), "currentContext: {line}");
+
+    // ssh://, the docker CLI's way (ssh … docker system dial-stdio), with the test's key.
+    let path = format!(
+        "{}:{}",
+        r.work.join("bin"),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let ssh_url = format!("ssh://root@127.0.0.1:{}", r.ssh);
+    let line = run(
+        &[("DOCKER_HOST", ssh_url.clone()), ("PATH", path.clone())],
+        &[],
+    );
+    ensure!(
+        line.contains(&format!("{ssh_url} (DOCKER_HOST): server 20.10")),
+        "ssh: {line}"
+    );
+
+    // Failures, each naming the part that failed.
+    let fails = |env: &[(&'static str, String)], words: &[&str]| -> Result<()> {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let out = xtask(&["--fork", fork, "down"], &env);
+        let err = text(&out.stderr);
+        ensure!(out.status.code() == Some(1), "exit {:?}: {err}", out.status);
+        ensure!(!err.contains("panicked"), "{err}");
+        for w in words {
+            ensure!(err.contains(w), "{w:?} not in: {err}");
+        }
+        Ok(())
+    };
+    let other = format!("{certs}/other");
+    fails(&tls(&other), &["TLS:", "not signed by", "other/ca.pem"])?;
+    let mixed = s.dir.join("mixed");
+    fs_err::create_dir_all(&mixed)?;
+    fs_err::copy(format!("{certs}/ca.pem"), mixed.join("ca.pem"))?;
+    for f in ["cert.pem", "key.pem"] {
+        fs_err::copy(format!("{other}/{f}"), mixed.join(f))?;
+    }
+    fails(
+        &tls(mixed.as_str()),
+        &[
+            "TLS:",
+            "refused this client's certificate",
+            "mixed/cert.pem",
+        ],
+    )?;
+    fs_err::remove_file(mixed.join("key.pem"))?;
+    fails(&tls(mixed.as_str()), &["mixed/key.pem is missing"])?;
+    fails(
+        &[("DOCKER_HOST", tcp.clone())],
+        &["the engine speaks TLS", "DOCKER_TLS_VERIFY"],
+    )?;
+    // ssh without the key (the plain ssh, no identity the engine knows): authentication.
+    fails(
+        &[
+            ("DOCKER_HOST", ssh_url.clone()),
+            ("HOME", s.dir.join("nohome").to_string()),
+        ],
+        &["ssh:", "check `ssh` to that host works"],
+    )?;
+
+    // A fork the engine cannot see (its own filesystem): refused before anything is made there.
+    let image = "moby-xtask-test/busybox:1";
+    let base = workspace_root().join("tests/fixtures/base-image.sh");
+    let made = Command::new(base.as_str())
+        .args([image, tests::cache_dir().as_str()])
+        .status()?;
+    ensure!(made.success(), "base-image.sh");
+    let load = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker save {image} | DOCKER_HOST={tcp} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={certs} docker load -q"
+        ))
+        .status()?;
+    ensure!(load.success(), "loading {image} into the remote engine");
+    let env = tls(certs);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = xtask(
+        &["--fork", fork, "--image", image, "shell", "--", "true"],
+        &env,
+    );
+    let err = text(&out.stderr);
+    ensure!(out.status.code() == Some(1), "{err}");
+    ensure!(
+        err.contains("does not share this machine's files") && err.contains(fork),
+        "{err}"
+    );
+    ensure!(
+        r.docker(&["ps", "-aq"])?.trim().is_empty(),
+        "a container was left on the engine"
+    );
+    let seen = Command::new("docker")
+        .args(["exec", &r.name, "test", "-e", fork])
+        .status()?;
+    ensure!(!seen.success(), "{fork} was created on the engine");
+    Ok(())
+}
