@@ -87,6 +87,7 @@ pub async fn connect(ui: Ui) -> Result<Docker> {
     .map_err(|e| unreachable(tls_reason(&e.to_string(), &ep)))?;
     if let Err(e) = docker.ping().await {
         let why = match (scheme, ssh_dial::last_error()) {
+            ("ssh", Some(ssh)) if ssh.starts_with("ssh:") => ssh,
             ("ssh", Some(ssh)) => format!("ssh: {ssh}"),
             _ => tls_reason(&chain(&e), &ep),
         };
