@@ -30,7 +30,7 @@ pub async fn connect(ui: Ui) -> Result<Docker> {
             advice
         };
         anyhow!(
-            "cannot reach the Docker engine at {host} ({}): {}; {advice}",
+            "cannot reach the Docker daemon at {host} ({}): {}; {advice}",
             ep.from,
             e.trim()
         )
