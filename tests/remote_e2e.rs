@@ -261,3 +261,128 @@ fn remote_engine_over_tls_ssh_and_contexts() -> Result<()> {
     ensure!(!seen.success(), "{fork} was created on the engine");
     Ok(())
 }
+
+/// The fork's source on an engine with its own filesystem: synced into a volume there, over TLS
+/// and over ssh; the bundles come back checked; edits, new and deleted files reach the build and
+/// `shell`; `smoke` passes; nothing appears at the fork's path on the engine.
+#[test]
+fn synced_source_on_a_remote_engine() -> Result<()> {
+    if !e2e_enabled()? {
+        return Ok(());
+    }
+    const OWNER: u32 = 1000;
+    let s = Scratch::new("e2e-remote-sync");
+    let r = Remote::start(&s)?;
+    let image = MOBY_2010.dev_image()?;
+    let (tcp, certs) = (r.tcp(), r.work.to_string());
+    let load = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker save {image} | DOCKER_HOST={tcp} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={certs} docker load -q"
+        ))
+        .status()?;
+    ensure!(load.success(), "loading {image} into the remote engine");
+    let g = tests::GitFork::of(&MOBY_2010, &s, OWNER)?;
+    let tls = [
+        ("DOCKER_HOST", tcp.as_str()),
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_CERT_PATH", certs.as_str()),
+    ];
+    let path = format!(
+        "{}:{}",
+        r.work.join("bin"),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let ssh_url = format!("ssh://root@127.0.0.1:{}", r.ssh);
+    let ssh = [("DOCKER_HOST", ssh_url.as_str()), ("PATH", path.as_str())];
+
+    // binary over TLS: built there, bundles back here, each checksum verified here.
+    let out = g.xtask(image, &["binary"], &tls);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    ensure!(out.status.success(), "binary over TLS:\n{stdout}\n{stderr}");
+    ensure!(
+        stderr.contains("does not see") && stderr.contains("Syncing"),
+        "{stderr}"
+    );
+    ensure!(
+        stdout.contains("dockerd-dev") && stdout.contains("md5+sha256 ok"),
+        "{stdout}"
+    );
+    let daemon_dir = g.fork.join("bundles/binary-daemon");
+    let link = fs_err::read_link(daemon_dir.join("dockerd"))?;
+    ensure!(link.to_str() == Some("dockerd-dev"), "dockerd -> {link:?}");
+    use std::os::unix::fs::MetadataExt;
+    let owner = fs_err::metadata(daemon_dir.join("dockerd-dev"))?.uid();
+    ensure!(owner == OWNER, "bundles come back owned by {owner}");
+
+    // A new file that breaks the build reaches it (over ssh)...
+    let marker = g.fork.join("daemon/xtask_sync_marker.go");
+    fs_err::write(&marker, "package daemon\n\nfunc broken( {\n")?;
+    let out = g.xtask(image, &["binary"], &ssh);
+    let all = text(&out.stdout) + &text(&out.stderr);
+    ensure!(!out.status.success(), "a broken file built:\n{all}");
+    ensure!(all.contains("xtask_sync_marker.go"), "{all}");
+    // ... and so does its deletion.
+    fs_err::remove_file(&marker)?;
+    let out = g.xtask(image, &["binary"], &ssh);
+    ensure!(
+        out.status.success(),
+        "binary over ssh:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // An edit and a deleted tracked file, seen by shell.
+    let mut daemon_go = fs_err::read_to_string(g.fork.join("daemon/daemon.go"))?;
+    daemon_go.push_str("// synced edit\n");
+    fs_err::write(g.fork.join("daemon/daemon.go"), daemon_go)?;
+    fs_err::remove_file(g.fork.join("AUTHORS"))?;
+    let out = g.xtask(
+        image,
+        &[
+            "shell",
+            "--",
+            "sh",
+            "-c",
+            "tail -1 daemon/daemon.go; test ! -e AUTHORS && test ! -e daemon/xtask_sync_marker.go && echo gone",
+        ],
+        &tls,
+    );
+    let stdout = text(&out.stdout);
+    ensure!(
+        stdout.contains("// synced edit") && stdout.contains("gone"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+
+    // smoke: the daemon built there starts there.
+    let out = g.xtask(image, &["smoke"], &tls);
+    let stdout = text(&out.stdout);
+    ensure!(
+        out.status.success() && stdout.contains("smoke: PASS"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+
+    // clean takes the synced copy too.
+    let out = g.xtask(image, &["clean"], &tls);
+    ensure!(
+        out.status.success()
+            && text(&out.stdout).contains("removing source volume moby-xtask-src-"),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    ensure!(
+        !r.docker(&["volume", "ls", "-q"])?
+            .contains("moby-xtask-src-"),
+        "the source volume is still on the engine"
+    );
+
+    // Nothing was made at the fork's path on the engine.
+    let seen = Command::new("docker")
+        .args(["exec", &r.name, "test", "-e", g.fork.as_str()])
+        .status()?;
+    ensure!(!seen.success(), "{} was created on the engine", g.fork);
+    Ok(())
+}

@@ -1,7 +1,7 @@
-//! `cargo xtask clean [--all]`: the fork's `bundles/` (whoever owns its files) and its dev
-//! containers; with `--all` also its Go cache volumes and its dev image, each only when no other
-//! container uses it (caches are shared with `make` and other forks). It lists what it removes,
-//! with sizes, before it does.
+//! `cargo xtask clean [--all]`: the fork's `bundles/` (whoever owns its files), its dev
+//! containers and, on an engine elsewhere, its synced source volume; with `--all` also its Go
+//! cache volumes and its dev image, each only when no other container uses it (caches are shared
+//! with `make` and other forks). It lists what it removes, with sizes, before it does.
 
 use anyhow::{Context as _, Result};
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveImageOptionsBuilder};
@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::context::Context;
 use crate::exec::Output;
 use crate::fork::ImageSource;
-use crate::{container, docker, flags, fork, lock};
+use crate::{container, docker, flags, fork, lock, sync};
 
 impl flags::Clean {
     pub async fn run(self, cx: &Context) -> Result<u8> {
@@ -30,9 +30,12 @@ impl flags::Clean {
             removing(cx, "container", &name, None);
             container::remove(&docker, &id).await?;
         }
+        // The fork's synced copy on an engine elsewhere (bundles included): made again in full by
+        // the next command.
+        remove_volume(cx, &docker, &sync::volume_name(root), "source volume").await?;
         if self.all {
             for cache in &f.go_caches {
-                remove_volume(cx, &docker, &cache.volume).await?;
+                remove_volume(cx, &docker, &cache.volume, "cache volume").await?;
             }
             if let ImageSource::Fork(tag) = fork::image(&cx.opts, &f)? {
                 remove_image(cx, &docker, &tag).await?;
@@ -80,14 +83,14 @@ async fn remove_bundles(
     Ok(())
 }
 
-async fn remove_volume(cx: &Context, docker: &Docker, name: &str) -> Result<()> {
-    if in_use(cx, docker, "volume", name, "cache volume").await? {
+async fn remove_volume(cx: &Context, docker: &Docker, name: &str, kind: &str) -> Result<()> {
+    if in_use(cx, docker, "volume", name, kind).await? {
         return Ok(());
     }
     let size = volume_size(docker, name).await;
     let opts: Option<bollard::query_parameters::RemoveVolumeOptions> = None;
     match docker.remove_volume(name, opts).await {
-        Ok(()) => removing(cx, "cache volume", name, size),
+        Ok(()) => removing(cx, kind, name, size),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => {}

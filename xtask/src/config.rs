@@ -1,8 +1,11 @@
-//! `.moby-xtask.toml` at the fork root: the tool's own settings, so far the prebuilt dev image.
+//! `.moby-xtask.toml` at the fork root: the tool's own settings.
 //!
 //! ```toml
 //! [image]
 //! ref = "docker-dev:prebuilt"   # use this image instead of building the fork's Dockerfile
+//!
+//! [engine]
+//! shares_files = "no"           # the engine does not see this machine's files: sync the source
 //! ```
 //!
 //! Only this small subset of TOML is read (sections, `key = "string"`, comments), so the tool
@@ -15,10 +18,28 @@ use camino::Utf8Path;
 pub const FILE: &str = ".moby-xtask.toml";
 
 /// The keys each section may hold.
-const KNOWN: &[(&str, &[&str])] = &[("image", &["ref"])];
+const KNOWN: &[(&str, &[&str])] = &[("image", &["ref"]), ("engine", &["shares_files"])];
 
 /// `[image] ref`, if the config file sets it.
 pub fn image_ref(fork_root: &Utf8Path) -> Result<Option<String>> {
+    value(fork_root, "image", "ref")
+}
+
+/// `[engine] shares_files` (`"yes"` or `"no"`), if the config file sets it.
+pub fn shares_files(fork_root: &Utf8Path) -> Result<Option<bool>> {
+    match value(fork_root, "engine", "shares_files")?.as_deref() {
+        None => Ok(None),
+        Some("yes") => Ok(Some(true)),
+        Some("no") => Ok(Some(false)),
+        Some(other) => bail!(
+            "{}: `shares_files = \"{other}\"` in `[engine]`: use \"yes\" (bind-mount the fork) or \"no\" (sync it into a volume)",
+            fork_root.join(FILE)
+        ),
+    }
+}
+
+/// The value of `key` in `[section]`, after checking the whole file.
+fn value(fork_root: &Utf8Path, want_section: &str, want_key: &str) -> Result<Option<String>> {
     let path = fork_root.join(FILE);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -68,9 +89,14 @@ pub fn image_ref(fork_root: &Utf8Path) -> Result<Option<String>> {
             bail!("{}: the value of `{key}` must be a quoted string", at());
         };
         if value.trim().is_empty() {
-            bail!("{}: `{key}` is empty: give an image reference, or remove the line to build the fork's own", at());
+            bail!(
+                "{}: `{key}` is empty: give a value, or remove the line",
+                at()
+            );
         }
-        found = Some(value.to_string());
+        if section == want_section && key == want_key {
+            found = Some(value.to_string());
+        }
     }
     Ok(found)
 }

@@ -48,6 +48,8 @@ pub struct DevContainer {
     pub image_id: String,
     /// The daemon's storage driver, which the Makefile exports as `DOCKER_GRAPHDRIVER` (E1–E6).
     pub daemon_driver: Option<String>,
+    /// Where the source is synced, on an engine that does not share this machine's files.
+    pub sync: Option<crate::sync::Target>,
 }
 
 /// The container a command wants: its spec, image, role and this invocation's session.
@@ -68,6 +70,7 @@ pub async fn ensure(docker: &Docker, ui: Ui, want: &Want<'_>) -> Result<DevConta
                 one_shot,
                 image_id: image_id_owned,
                 daemon_driver,
+                sync: None,
             });
         }
     }
@@ -78,6 +81,7 @@ pub async fn ensure(docker: &Docker, ui: Ui, want: &Want<'_>) -> Result<DevConta
         one_shot,
         image_id: image_id_owned,
         daemon_driver,
+        sync: None,
     })
 }
 
@@ -247,8 +251,8 @@ async fn create(
                 .unwrap_or_default();
             Err(anyhow!(
                 "the Docker engine at {ep} does not share this machine's files ({} is not there: \
-                 it runs elsewhere); this tool bind-mounts the fork, so use an engine on this \
-                 machine, or run the tool where the fork and the engine are together",
+                 it runs elsewhere), but `[engine] shares_files = \"yes\"` in .moby-xtask.toml \
+                 says it does: set it to \"no\" (sync the source) or remove the line",
                 spec.fork_root
             ))
         }
@@ -266,6 +270,7 @@ async fn wait_until_set_up(docker: &Docker, ui: Ui, id: &str) -> Result<()> {
         workdir: "/",
         env: Vec::new(),
         ui,
+        sync: None,
     };
     let _progress = ui.progress("for the dev container's entrypoint (hack/dind)");
     for _ in 0..600 {

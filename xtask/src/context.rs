@@ -13,6 +13,16 @@ pub struct Context {
     pub opts: ForkOpts,
 }
 
+/// The tool's cache on this machine (`$XDG_CACHE_HOME/moby-xtask`, else `~/.cache/moby-xtask`):
+/// what it learnt about engines, and sync manifests.
+pub fn tool_cache() -> Option<Utf8PathBuf> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    var("XDG_CACHE_HOME")
+        .map(Utf8PathBuf::from)
+        .or_else(|| var("HOME").map(|h| Utf8PathBuf::from(h).join(".cache")))
+        .map(|c| c.join("moby-xtask"))
+}
+
 /// The workspace root: where `cargo xtask` was dropped in (the fork root, by default).
 pub fn project_root() -> Utf8PathBuf {
     let manifest = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"));

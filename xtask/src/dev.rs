@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::dev_spec::DevSpec;
 use crate::exec::{Exec, Output, Ran};
 use crate::fork::{self, ImageSource};
-use crate::{handback, host_env, image, lock};
+use crate::{handback, host_env, image, lock, sharing, sync};
 
 /// A stamp goes into the binary's `-ldflags`, the build record and `smoke`'s expectation: only
 /// the characters a commit (and its `-unsupported` suffix) can hold; no space, quote or newline.
@@ -92,13 +92,43 @@ impl Dev {
         let work = async {
             let image_id =
                 image::resolve(cx, docker, &self.fork, &self.image_source, false).await?;
+            let engine_id = docker
+                .info()
+                .await
+                .ok()
+                .and_then(|i| i.id)
+                .unwrap_or_default();
+            let shared = sharing::shares(
+                docker,
+                cx.ui,
+                &self.fork,
+                &image_id,
+                &engine_id,
+                &self.session,
+            )
+            .await?;
+            let mut spec = self.spec.clone();
+            let mut synced = None;
+            if !shared {
+                // The engine is elsewhere: the source goes into a volume there, before the dev
+                // container (whose entrypoint is the fork's own) first starts.
+                spec.replace_source(sync::mount(&self.fork));
+                let target = sync::target(docker, cx.ui, &self.fork, &image_id, &engine_id).await?;
+                let pushed = sync::push(docker, cx.ui, &self.fork, &target).await?;
+                synced = Some((target, pushed));
+            }
             let want = container::Want {
-                spec: &self.spec,
+                spec: &spec,
                 image_id: &image_id,
                 one_shot,
                 session: &self.session,
             };
-            container::ensure(docker, cx.ui, &want).await
+            let mut ctr = container::ensure(docker, cx.ui, &want).await?;
+            if let Some((target, pushed)) = synced {
+                sync::finish(&self.exec(cx, docker, &ctr), &target, pushed).await?;
+                ctr.sync = Some(target);
+            }
+            Ok(ctr)
         };
         tokio::pin!(work);
         let sig = tokio::select! {
@@ -193,6 +223,7 @@ impl Dev {
             workdir: &self.spec.workdir,
             env,
             ui: cx.ui,
+            sync: ctr.sync.as_ref(),
         }
     }
 

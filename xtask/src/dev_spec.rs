@@ -129,6 +129,14 @@ impl DevSpec {
         }
     }
 
+    /// Put `mount` where the fork's bind mount is (the synced volume on a remote engine).
+    pub fn replace_source(&mut self, mount: Mount) {
+        let target = self.workdir.clone();
+        self.mounts
+            .retain(|m| !matches!(m, Mount::Bind { target: t, .. } if *t == target));
+        self.mounts.insert(0, mount);
+    }
+
     /// What identifies a reusable dev container: mounts and entrypoint (the image id is separate).
     pub fn mounts_label(&self) -> String {
         let mut parts: Vec<String> = self.mounts.iter().map(Mount::label).collect();

@@ -52,6 +52,8 @@ pub struct Exec<'a> {
     pub workdir: &'a str,
     pub env: Vec<String>,
     pub ui: Ui,
+    /// The synced source, when the engine does not share this machine's files.
+    pub sync: Option<&'a crate::sync::Target>,
 }
 
 impl Exec<'_> {

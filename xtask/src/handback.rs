@@ -1,6 +1,7 @@
 //! The container runs as root; the fork belongs to a user. After anything that ran the fork's
 //! scripts (finished, failed or interrupted), `bundles/` and every root-owned file the build wrote
-//! elsewhere in the fork (`dockerversion/version_autogen*.go`) go back to the fork's owner.
+//! elsewhere in the fork (`dockerversion/version_autogen*.go`) go back to the fork's owner. On an
+//! engine that does not share this machine's files, the changed `bundles/` come back instead.
 
 use anyhow::{bail, Result};
 use hack_compat::Fork;
@@ -9,6 +10,10 @@ use crate::exec::{Exec, Output};
 use crate::fork;
 
 pub async fn give_back(exec: &Exec<'_>, fork: &Fork) -> Result<()> {
+    if let Some(target) = exec.sync {
+        // The build wrote into the engine's volume: its bundles/ come back here, ours.
+        return crate::sync::pull_bundles(exec, target, fork).await;
+    }
     let (uid, gid) = fork::owner(fork)?;
     if uid == 0 {
         return Ok(());

@@ -196,6 +196,19 @@ command_path() {
     command -v "$1"
 }
 
+# sync_remove SRC PATH...: files gone from the fork, out of the synced source volume.
+sync_remove() {
+    cd "$1" || return 1
+    shift
+    rm -f -- "$@"
+}
+
+# bundles_list SRC: `kind size mtime path` of everything under SRC/bundles (exit 1 without it).
+bundles_list() {
+    [ -d "$1/bundles" ] || return 1
+    find "$1/bundles" -mindepth 1 -printf '%y %s %T@ %P\n'
+}
+
 # frozen_list: the image index (`manifest.json`) of a `docker save`-shaped directory, if any.
 frozen_list() {
     cat "$1/manifest.json" 2>/dev/null

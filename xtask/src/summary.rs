@@ -230,7 +230,7 @@ pub fn print(ui: Ui, fork: &Fork, artifacts: &[Artifact], version: &str, commit:
     ok
 }
 
-fn human(bytes: u64) -> String {
+pub fn human(bytes: u64) -> String {
     if bytes >= 1 << 20 {
         format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
     } else if bytes >= 1 << 10 {
