@@ -28,9 +28,9 @@ impl Drop for Remote {
 }
 
 impl Remote {
-    fn start(scratch: &Scratch) -> Result<Remote> {
+    fn start(scratch: &Scratch, tag: &str) -> Result<Remote> {
         let base = MOBY_2010.dev_image()?;
-        let name = format!("moby-xtask-test-remote-{}", std::process::id());
+        let name = format!("moby-xtask-test-remote-{tag}-{}", std::process::id());
         let work = scratch.dir.join("remote");
         let script = workspace_root().join("tests/fixtures/remote-engine.sh");
         let out = Command::new(script.as_str())
@@ -112,7 +112,7 @@ fn remote_engine_over_tls_ssh_and_contexts() -> Result<()> {
         return Ok(());
     }
     let (s, fork) = e4_copy("e2e-remote");
-    let r = Remote::start(&s)?;
+    let r = Remote::start(&s, "endpoints")?;
     let fork = fork.as_str();
     let tcp = r.tcp();
     let certs = r.work.as_str();
@@ -241,6 +241,7 @@ fn remote_engine_over_tls_ssh_and_contexts() -> Result<()> {
     ensure!(load.success(), "loading {image} into the remote engine");
     let env = tls(certs);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // A fork that is not a git checkout: git lists what to sync, so it is refused first.
     let out = xtask(
         &["--fork", fork, "--image", image, "shell", "--", "true"],
         &env,
@@ -248,7 +249,24 @@ fn remote_engine_over_tls_ssh_and_contexts() -> Result<()> {
     let err = text(&out.stderr);
     ensure!(out.status.code() == Some(1), "{err}");
     ensure!(
-        err.contains("does not share this machine's files") && err.contains(fork),
+        err.contains("does not see") && err.contains("not a git checkout"),
+        "{err}"
+    );
+    // Told that it shares the files when it does not: the engine's refusal, and what to change.
+    fs_err::write(
+        camino::Utf8Path::new(fork).join(".moby-xtask.toml"),
+        "[engine]\nshares_files = \"yes\"\n",
+    )?;
+    let out = xtask(
+        &["--fork", fork, "--image", image, "shell", "--", "true"],
+        &env,
+    );
+    let err = text(&out.stderr);
+    ensure!(out.status.code() == Some(1), "{err}");
+    ensure!(
+        err.contains("does not share this machine's files")
+            && err.contains(fork)
+            && err.contains("shares_files"),
         "{err}"
     );
     ensure!(
@@ -272,7 +290,7 @@ fn synced_source_on_a_remote_engine() -> Result<()> {
     }
     const OWNER: u32 = 1000;
     let s = Scratch::new("e2e-remote-sync");
-    let r = Remote::start(&s)?;
+    let r = Remote::start(&s, "sync")?;
     let image = MOBY_2010.dev_image()?;
     let (tcp, certs) = (r.tcp(), r.work.to_string());
     let load = Command::new("sh")

@@ -41,7 +41,12 @@ impl Record {
 }
 
 pub fn write(fork: &Fork, record: &Record) -> Result<()> {
-    fs_err::write(fork.root.join(FILE), record.render()).context("cannot record the build")
+    let path = fork.root.join(FILE);
+    if let Some(dir) = path.parent() {
+        // On an engine elsewhere, bundles/ comes back only after the record is written.
+        fs_err::create_dir_all(dir).context("cannot record the build")?;
+    }
+    fs_err::write(path, record.render()).context("cannot record the build")
 }
 
 /// Remove the record; `false` when it exists and could not be removed here (root-owned).

@@ -113,8 +113,9 @@ impl Dev {
                 // The engine is elsewhere: the source goes into a volume there, before the dev
                 // container (whose entrypoint is the fork's own) first starts.
                 spec.replace_source(sync::mount(&self.fork));
+                let now = sync::snapshot(&self.fork).await?;
                 let target = sync::target(docker, cx.ui, &self.fork, &image_id, &engine_id).await?;
-                let pushed = sync::push(docker, cx.ui, &self.fork, &target).await?;
+                let pushed = sync::push(docker, cx.ui, &self.fork, &target, now).await?;
                 synced = Some((target, pushed));
             }
             let want = container::Want {

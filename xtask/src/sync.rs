@@ -171,12 +171,27 @@ pub struct Pushed {
     manifest: Manifest,
 }
 
-/// Send what changed since the last sync into the volume.
-pub async fn push(docker: &Docker, ui: Ui, fork: &Fork, t: &Target) -> Result<Pushed> {
+/// The fork's files as they are now (before anything is made on the engine: a fork that git
+/// cannot list is refused first).
+pub struct Snapshot(Manifest);
+
+pub async fn snapshot(fork: &Fork) -> Result<Snapshot> {
     let root = fork.root.clone();
-    let now = tokio::task::spawn_blocking(move || files(&root))
+    tokio::task::spawn_blocking(move || files(&root))
         .await
-        .map_err(|e| anyhow!("listing the fork's files: {e}"))??;
+        .map_err(|e| anyhow!("listing the fork's files: {e}"))?
+        .map(Snapshot)
+}
+
+/// Send what changed since the last sync into the volume.
+pub async fn push(
+    docker: &Docker,
+    ui: Ui,
+    fork: &Fork,
+    t: &Target,
+    now: Snapshot,
+) -> Result<Pushed> {
+    let now = now.0;
     let before = t
         .manifest
         .as_deref()
@@ -433,6 +448,14 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()
         let path = fork.root.join(p);
         let _ = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir_all(&path));
     }
+    let (uid, gid) = crate::fork::owner(fork)?;
+    if uid != 0 && is_root() {
+        // The tool's own records, written here, are the owner's too.
+        for p in local.keys().filter(|p| is_own_record(p)) {
+            let _ = std::os::unix::fs::lchown(fork.root.join(p), Some(uid), Some(gid));
+        }
+        let _ = std::os::unix::fs::lchown(fork.root.join("bundles"), Some(uid), Some(gid));
+    }
     if !differs {
         return Ok(());
     }
@@ -447,7 +470,6 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()
         archive.extend_from_slice(&chunk.context("cannot fetch bundles/ from the engine")?);
     }
     let root = fork.root.clone();
-    let (uid, gid) = crate::fork::owner(fork)?;
     tokio::task::spawn_blocking(move || unpack(&root, &archive, &local, uid, gid))
         .await
         .map_err(|e| anyhow!("unpacking bundles/: {e}"))?
@@ -536,7 +558,7 @@ fn unpack(
             .with_context(|| format!("cannot write {dest}"))?;
         written.insert(dest);
     }
-    if uid != 0 && nix_is_root() {
+    if uid != 0 && is_root() {
         for p in &written {
             std::os::unix::fs::lchown(p, Some(uid), Some(gid))
                 .with_context(|| format!("cannot give {p} to uid {uid}"))?;
@@ -547,7 +569,7 @@ fn unpack(
     Ok(())
 }
 
-fn nix_is_root() -> bool {
+fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
