@@ -2,7 +2,10 @@
 //! integration test selected by `--run` runs against the daemon the fork's own
 //! `hack/make.sh dynbinary test-integration` builds and starts, with the frozen images made
 //! locally (no registry); without them, the tool names the images and the directory before
-//! building anything.
+//! building anything; and `run`'s `DELVE_PORT` mode on 26.1.5, continued by Debian's `dlv`.
+
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use tests::{e2e_enabled, text, GitFork, Moby, Scratch, MOBY_2010, MOBY_2615};
@@ -111,7 +114,8 @@ fn unit_and_integration_tests_on_debian_moby_26_1_5() -> Result<()> {
     }
     let s = Scratch::new("e2e-integration-2615");
     let g = GitFork::of(&MOBY_2615, &s, OWNER)?;
-    let image = frozen(&MOBY_2615, "debian:bookworm-slim")?;
+    let frozen = frozen(&MOBY_2615, "debian:bookworm-slim")?;
+    let (image, dlv) = MOBY_2615.delve_dev_image(&frozen)?;
     let out = g.xtask(&image, &["test", "unit", "./pkg/stringid"], &[]);
     let stdout = text(&out.stdout);
     ensure!(
@@ -139,5 +143,67 @@ fn unit_and_integration_tests_on_debian_moby_26_1_5() -> Result<()> {
         "{}",
         text(&out.stdout)
     );
-    one_integration_test(&g, &image)
+    one_integration_test(&g, &image)?;
+    delve_mode(&g, &image, &dlv)
+}
+
+/// `run` with `DELVE_PORT`: dockerd under `dlv exec` on the published port, waiting for a
+/// debugger; once a client continues it, it answers the host; Ctrl-C leaves nothing running.
+fn delve_mode(g: &GitFork, image: &str, dlv: &camino::Utf8Path) -> Result<()> {
+    let out = g.binary(image);
+    ensure!(out.status.success(), "binary:\n{}", text(&out.stderr));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let delve_port = format!("127.0.0.1:{port}:2345");
+    let args = ["--fork", g.fork.as_str(), "--image", image, "run"];
+    let env = [
+        ("HOME", g.home.as_str()),
+        ("DELVE_PORT", delve_port.as_str()),
+    ];
+    let mut run = tests::Running::spawn(&args, &env)?;
+    run.wait_for(
+        &format!("dlv connect 127.0.0.1:{port}"),
+        Duration::from_secs(120),
+    )?;
+    run.wait_for("API server listening at", Duration::from_secs(60))?;
+    let init = g.home.join("dlv-init");
+    fs_err::write(&init, "continue\n")?;
+    let mut client = Command::new(dlv.as_str())
+        .args([
+            "connect",
+            &format!("127.0.0.1:{port}"),
+            "--init",
+            init.as_str(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let up = run.wait_for(
+        "dockerd is up: export DOCKER_HOST=",
+        Duration::from_secs(120),
+    );
+    let socket = format!("unix://{}/bundles/xtask-run/docker.sock", g.fork);
+    let v = Command::new("docker")
+        .args(["-H", &socket, "version", "--format", "{{.Server.Version}}"])
+        .output()?;
+    run.signal("INT")?;
+    let (code, out) = run.finish(Duration::from_secs(60))?;
+    let _ = client.kill();
+    let _ = client.wait();
+    up?;
+    ensure!(v.status.success(), "docker version under dlv: {v:?}\n{out}");
+    ensure!(
+        out.contains("dlv") && out.contains("--headless=true"),
+        "{out}"
+    );
+    ensure!(code == Some(130), "run after Ctrl-C: {code:?}\n{out}");
+    let ctr = tests::containers_with_role(&g.fork, "dev").join(" ");
+    let ps = Command::new("docker")
+        .args(["exec", &ctr, "ps", "-eo", "args"])
+        .output()?;
+    let ps = text(&ps.stdout);
+    ensure!(!ps.contains("dockerd") && !ps.contains("dlv"), "left: {ps}");
+    Ok(())
 }

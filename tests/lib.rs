@@ -151,6 +151,18 @@ impl Moby {
         .context("making the frozen images")?;
         Ok(tag)
     }
+
+    /// `base` with Debian's `dlv` on PATH (`<base>-dlv`, cached), and the same dlv for the host.
+    pub fn delve_dev_image(&self, base: &str) -> Result<(String, Utf8PathBuf)> {
+        let tag = format!("{base}-dlv");
+        let sh = Shell::new()?;
+        let script = workspace_root().join("tests/fixtures/delve-image.sh");
+        let (cache, suite) = (cache_dir(), self.suite);
+        let dlv = cmd!(sh, "{script} {base} {tag} {cache} {suite}")
+            .read()
+            .context("making the delve image")?;
+        Ok((tag, Utf8PathBuf::from(dlv.trim())))
+    }
 }
 
 pub fn debian_2010_tree() -> Result<Utf8PathBuf> {
