@@ -113,9 +113,13 @@ impl Dev {
                 // The engine is elsewhere: the source goes into a volume there, before the dev
                 // container (whose entrypoint is the fork's own) first starts.
                 spec.replace_source(sync::mount(&self.fork));
+                let t = std::time::Instant::now();
                 let now = sync::snapshot(&self.fork).await?;
+                cx.ui.api("sync: the fork's files listed", t.elapsed());
                 let target = sync::target(docker, cx.ui, &self.fork, &image_id, &engine_id).await?;
+                let t = std::time::Instant::now();
                 let pushed = sync::push(docker, cx.ui, &self.fork, &target, now).await?;
+                cx.ui.api("sync: changes sent", t.elapsed());
                 synced = Some((target, pushed));
             }
             let want = container::Want {

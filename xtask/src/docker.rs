@@ -58,14 +58,8 @@ pub async fn connect(ui: Ui) -> Result<Docker> {
                     );
                 }
             }
-            Docker::connect_with_ssl(
-                host,
-                &tls.file("key.pem"),
-                &tls.file("cert.pem"),
-                &tls.file("ca.pem"),
-                120,
-                bollard::API_DEFAULT_VERSION,
-            )
+            Ok(crate::tls_client::connect(host, tls)
+                .map_err(|e| unreachable(tls_reason(&format!("{e:#}"), &ep)))?)
         }
         ("https", None) => bail!(
             "{host} ({}): an https endpoint needs TLS files: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH",

@@ -46,6 +46,7 @@ mod test_integration;
 mod test_report;
 mod test_unit;
 mod text;
+mod tls_client;
 mod ui;
 mod validate;
 

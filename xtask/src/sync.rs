@@ -278,54 +278,71 @@ pub async fn finish(exec: &Exec<'_>, t: &Target, pushed: Pushed) -> Result<()> {
     Ok(())
 }
 
-/// The files to sync: the index's, plus untracked ones git does not ignore, with their stat.
+/// The files to sync: the index's, plus untracked ones git does not ignore, with their stat. The
+/// work tree is walked once (git's status would also compare every tracked file with the index):
+/// a path the index does not hold is asked of git's ignore rules, and so is a directory that holds
+/// no tracked path before it is entered.
 fn files(root: &Utf8Path) -> Result<Manifest> {
     let repo = git2::Repository::open(root).with_context(|| {
         format!("{root} is not a git checkout: syncing to a remote engine reads git's file list")
     })?;
-    let mut paths: Vec<String> = Vec::new();
     let index = repo.index().context("cannot read git's index")?;
-    for e in index.iter() {
-        if e.mode == 0o160000 {
-            continue; // a submodule
-        }
-        if let Ok(p) = String::from_utf8(e.path.clone()) {
-            paths.push(p);
-        }
-    }
-    let mut opts = git2::StatusOptions::new();
-    opts.include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .include_ignored(false)
-        .exclude_submodules(true);
-    for s in repo.statuses(Some(&mut opts))?.iter() {
-        if s.status().contains(git2::Status::WT_NEW) {
-            if let Ok(p) = s.path() {
-                paths.push(p.to_string());
-            }
-        }
-    }
+    let tracked: std::collections::BTreeSet<String> = index
+        .iter()
+        .filter(|e| e.mode != 0o160000) // submodules
+        .filter_map(|e| String::from_utf8(e.path).ok())
+        .collect();
+    let holds_tracked = |dir: &str| {
+        let prefix = format!("{dir}/");
+        tracked
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|p| p.starts_with(&prefix))
+    };
+    let ignored = |rel: &str| repo.is_path_ignored(rel).unwrap_or(false);
     let mut out = Manifest::new();
-    for p in paths {
-        if SKIP.iter().any(|s| p.starts_with(s)) || p.contains(['\t', '\n']) {
-            continue;
-        }
-        // Deleted in the work tree but still in the index: gone.
-        let Ok(m) = std::fs::symlink_metadata(root.join(&p)) else {
+    let mut dirs = vec![String::new()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = root.join(&dir).read_dir_utf8() else {
             continue;
         };
-        if !(m.is_file() || m.file_type().is_symlink()) {
-            continue;
+        for e in entries.flatten() {
+            let rel = if dir.is_empty() {
+                e.file_name().to_string()
+            } else {
+                format!("{dir}/{}", e.file_name())
+            };
+            // The entry's type comes with the directory listing: no stat for directories.
+            let Ok(kind) = e.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let skip = SKIP.iter().any(|s| s.trim_end_matches('/') == rel)
+                    || (!holds_tracked(&rel) && ignored(&rel));
+                if !skip {
+                    dirs.push(rel);
+                }
+                continue;
+            }
+            if !(kind.is_file() || kind.is_symlink()) || rel.contains(['\t', '\n']) {
+                continue;
+            }
+            if !tracked.contains(&rel) && ignored(&rel) {
+                continue;
+            }
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            let mtime_ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+            out.insert(
+                rel,
+                Entry {
+                    size: m.len(),
+                    mtime_ns,
+                    mode: m.mode(),
+                },
+            );
         }
-        let mtime_ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
-        out.insert(
-            p,
-            Entry {
-                size: m.len(),
-                mtime_ns,
-                mode: m.mode(),
-            },
-        );
     }
     Ok(out)
 }
