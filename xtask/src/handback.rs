@@ -12,7 +12,10 @@ use crate::fork;
 pub async fn give_back(exec: &Exec<'_>, fork: &Fork) -> Result<()> {
     if let Some(target) = exec.sync {
         // The build wrote into the engine's volume: its bundles/ come back here, ours.
-        return crate::sync::pull_bundles(exec, target, fork).await;
+        let t = std::time::Instant::now();
+        let pulled = crate::sync::pull_bundles(exec, target, fork).await;
+        exec.ui.api("sync: bundles/ back", t.elapsed());
+        return pulled;
     }
     let (uid, gid) = fork::owner(fork)?;
     if uid == 0 {

@@ -479,17 +479,45 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()
     let opts = DownloadFromContainerOptionsBuilder::default()
         .path(&format!("{}/bundles", t.src_path))
         .build();
-    let mut stream = exec
-        .docker
-        .download_from_container(&t.container, Some(opts));
-    let mut archive = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        archive.extend_from_slice(&chunk.context("cannot fetch bundles/ from the engine")?);
-    }
+    let mut stream = exec.docker.download_from_container(&t.container, Some(opts));
+    // Written as it arrives: the download and the disk overlap.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let root = fork.root.clone();
-    tokio::task::spawn_blocking(move || unpack(&root, &archive, &local, uid, gid))
+    let reader = Incoming {
+        rx,
+        cur: Bytes::new(),
+    };
+    let unpacker = tokio::task::spawn_blocking(move || unpack(&root, reader, &local, uid, gid));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.context("cannot fetch bundles/ from the engine")?;
+        if tx.send(chunk).await.is_err() {
+            break; // the unpacker stopped: its error says why
+        }
+    }
+    drop(tx);
+    unpacker
         .await
         .map_err(|e| anyhow!("unpacking bundles/: {e}"))?
+}
+
+/// The download as a `Read` for the tar reader.
+struct Incoming {
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    cur: Bytes,
+}
+
+impl std::io::Read for Incoming {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.cur = b,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur.split_to(n));
+        Ok(n)
+    }
 }
 
 fn is_own_record(p: &str) -> bool {
@@ -528,7 +556,7 @@ fn local_bundles(root: &Utf8Path) -> BTreeMap<String, (char, u64, i64)> {
 
 fn unpack(
     root: &Utf8Path,
-    archive: &[u8],
+    archive: impl std::io::Read,
     local: &BTreeMap<String, (char, u64, i64)>,
     uid: u32,
     gid: u32,
