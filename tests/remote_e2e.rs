@@ -6,6 +6,7 @@
 //! ssh failure named; and a fork this engine cannot see refused before anything is made there.
 
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{ensure, Context as _, Result};
 use camino::Utf8PathBuf;
@@ -241,6 +242,51 @@ fn remote_engine_over_tls_ssh_and_contexts() -> Result<()> {
     ensure!(load.success(), "loading {image} into the remote engine");
     let env = tls(certs);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // The dev image is built on that engine: the docker CLI with the same endpoint (here the
+    // classic builder of an E1-style single-stage Dockerfile, FROM the image loaded there).
+    let e1 = s.dir.join("e1-fork");
+    tests::copy_tree(&workspace_root().join("hack-compat/tests/fixtures/e1"), &e1)?;
+    fs_err::write(
+        e1.join("Dockerfile"),
+        format!("FROM {image}\nRUN echo built-there > /built\n"),
+    )?;
+    let branch = format!("xtask-remote-{}", std::process::id());
+    let git = |args: &[&str]| -> Result<()> {
+        let st = Command::new("git")
+            .current_dir(&e1)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .status()?;
+        ensure!(st.success(), "git {args:?}");
+        Ok(())
+    };
+    git(&["init", "-q", "-b", &branch])?;
+    git(&["add", "-A"])?;
+    git(&["commit", "-q", "-m", "fixture"])?;
+    let no_buildx = s.dir.join("no-buildx");
+    fs_err::create_dir_all(&no_buildx)?;
+    let mut image_env = env.clone();
+    image_env.push(("DOCKER_CONFIG", no_buildx.as_str()));
+    let out = xtask(&["--fork", e1.as_str(), "image"], &image_env);
+    ensure!(
+        out.status.success(),
+        "image on the remote engine: {}",
+        text(&out.stderr)
+    );
+    let tag = format!("docker-dev:{branch}");
+    ensure!(
+        r.docker(&["run", "--rm", &tag, "cat", "/built"])?.trim() == "built-there",
+        "the dev image is not on the remote engine"
+    );
+    let here = Command::new("docker")
+        .env_remove("DOCKER_HOST")
+        .args(["image", "inspect", &tag])
+        .output()?;
+    ensure!(
+        !here.status.success(),
+        "{tag} was built on this machine's engine"
+    );
     // A fork that is not a git checkout: git lists what to sync, so it is refused first.
     let out = xtask(
         &["--fork", fork, "--image", image, "shell", "--", "true"],
@@ -381,6 +427,47 @@ fn synced_source_on_a_remote_engine() -> Result<()> {
         "{stdout}\n{}",
         text(&out.stderr)
     );
+
+    // A sync interrupted half-way (Ctrl-C while a large new file goes up): exit 130, and the
+    // next command repairs it.
+    let big = g.fork.join("xtask-big.bin");
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg(format!("head -c 600M /dev/urandom > {big}"))
+        .status()?;
+    ensure!(made.success(), "making {big}");
+    let md5 = |out: &std::process::Output| {
+        text(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let want = md5(&Command::new("md5sum").arg(big.as_str()).output()?);
+    let mut env: Vec<(&str, &str)> = tls.to_vec();
+    env.push(("HOME", g.home.as_str()));
+    let args = [
+        "--fork",
+        g.fork.as_str(),
+        "--image",
+        image,
+        "shell",
+        "--",
+        "true",
+    ];
+    let mut run = tests::Running::spawn(&args, &env)?;
+    run.wait_for("Syncing", Duration::from_secs(60))?;
+    run.signal("INT")?;
+    let (code, out) = run.finish(Duration::from_secs(60))?;
+    ensure!(code == Some(130), "interrupted sync: {code:?}\n{out}");
+    let out = g.xtask(image, &["shell", "--", "md5sum", "xtask-big.bin"], &tls);
+    ensure!(
+        md5(&out) == want,
+        "after the repair: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    fs_err::remove_file(&big)?;
 
     // clean takes the synced copy too.
     let out = g.xtask(image, &["clean"], &tls);

@@ -479,7 +479,9 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()
     let opts = DownloadFromContainerOptionsBuilder::default()
         .path(&format!("{}/bundles", t.src_path))
         .build();
-    let mut stream = exec.docker.download_from_container(&t.container, Some(opts));
+    let mut stream = exec
+        .docker
+        .download_from_container(&t.container, Some(opts));
     // Written as it arrives: the download and the disk overlap.
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let root = fork.root.clone();
