@@ -396,6 +396,22 @@ fn synced_source_on_a_remote_engine() -> Result<()> {
         text(&out.stderr)
     );
 
+    // A command's output and exit code come back over ssh (an exec attach half-closes its side).
+    for _ in 0..3 {
+        let out = g.xtask(
+            image,
+            &["shell", "--", "sh", "-c", "echo over-ssh; exit 3"],
+            &ssh,
+        );
+        ensure!(
+            out.status.code() == Some(3) && text(&out.stdout).contains("over-ssh"),
+            "shell over ssh: {:?}\n{}\n{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+
     // An edit and a deleted tracked file, seen by shell.
     let mut daemon_go = fs_err::read_to_string(g.fork.join("daemon/daemon.go"))?;
     daemon_go.push_str("// synced edit\n");

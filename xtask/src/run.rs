@@ -35,23 +35,34 @@ impl flags::Run {
         install::install(cx, &dev, &docker, &ctr, Output::Stream).await?;
         daemon::clean(&exec).await?;
         let host_socket = dev.fork.root.join(SOCKET);
-        if let Some(dir) = host_socket.parent() {
-            fs_err::create_dir_all(dir)?;
-        }
-        let (_, gid) = fork::owner(&dev.fork)?;
+        // On an engine elsewhere, no socket of it can reach this machine: the daemon keeps the
+        // dev container's default one, which `shell` reaches.
+        let elsewhere = ctr.sync.is_some();
         let mut cmd = daemon::command(&dev);
-        let in_container = format!("unix://{}/{SOCKET}", dev.spec.workdir);
-        cmd.extend([
-            "--host".into(),
-            in_container,
-            "--group".into(),
-            gid.to_string(),
-        ]);
+        if !elsewhere {
+            if let Some(dir) = host_socket.parent() {
+                fs_err::create_dir_all(dir)?;
+            }
+            let (_, gid) = fork::owner(&dev.fork)?;
+            cmd.extend([
+                "--host".into(),
+                format!("unix://{}/{SOCKET}", dev.spec.workdir),
+                "--group".into(),
+                gid.to_string(),
+            ]);
+        }
         if let Some(port) = host_env::process_env("DELVE_PORT").filter(|p| !p.is_empty()) {
             cmd = under_delve(cx, &dev, &exec, cmd, &port).await?;
         }
         cx.ui.status("Running", cmd.join(" "));
         let announce = async {
+            if elsewhere {
+                cx.ui.note(
+                    "the engine is on another machine: this dockerd listens in the dev container \
+                     there (`cargo xtask shell -- docker version` reaches it)",
+                );
+                return;
+            }
             let ep = format!("unix://{host_socket}");
             for _ in 0..600 {
                 if answers(&host_socket).await {

@@ -143,12 +143,19 @@ fn start(url: &str) -> Result<Dialer> {
                     return;
                 };
                 let (mut rd, mut wr) = conn.into_split();
-                // Either side closing ends both: ssh sees its stdin close and exits.
-                let copy = async move {
-                    tokio::select! {
-                        _ = tokio::io::copy(&mut rd, &mut to) => {}
-                        _ = tokio::io::copy(&mut from, &mut wr) => {}
-                    }
+                // Each direction to its end: the client half-closing (an exec attach that sends
+                // nothing) closes ssh's stdin, which `dial-stdio` passes on as a half-close,
+                // while the engine's answer still flows back until it ends.
+                let up = async move {
+                    let _ = tokio::io::copy(&mut rd, &mut to).await;
+                    drop(to);
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut from, &mut wr).await;
+                    let _ = tokio::io::AsyncWriteExt::shutdown(&mut wr).await;
+                };
+                let copy = async {
+                    tokio::join!(up, down);
                 };
                 let errs = async {
                     let mut text = String::new();
