@@ -34,7 +34,7 @@ sync_case() { # sync_case <fork>
     src=$(docker inspect -f '{{.Config.WorkingDir}}' "$ctr")
     local files
     files=$(git -C "$f" ls-files | wc -l)
-    full() { rm -f "$HOME"/.cache/moby-xtask/sync/moby-xtask-src-"$(basename "$f")"-*; xt; }
+    full() { rm -f "$HOME"/.cache/moby-xtask/sync/*/moby-xtask-src-"$(basename "$f")"-*; xt; }
     cp_all() { (cd "$f" && git ls-files -z | tar --null -T - -c) | docker cp - "$ctr:$src"; }
     for ((i = 0; i < runs; i++)); do
         xs+=("$(secs full)")

@@ -23,6 +23,19 @@ pub fn tool_cache() -> Option<Utf8PathBuf> {
         .map(|c| c.join("moby-xtask"))
 }
 
+/// A file in the tool's cache named for an engine (its ID, made safe as a file name): what the
+/// tool learnt about that engine under `kind`.
+pub fn engine_memo(kind: &str, engine_id: &str) -> Option<Utf8PathBuf> {
+    let safe: String = engine_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    if safe.is_empty() {
+        return None;
+    }
+    tool_cache().map(|c| c.join(kind).join(safe))
+}
+
 /// The workspace root: where `cargo xtask` was dropped in (the fork root, by default).
 pub fn project_root() -> Utf8PathBuf {
     let manifest = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -51,20 +51,7 @@ impl Profile {
 
 /// The file that records that the daemon `daemon_id` refuses `--privileged`.
 fn memo(daemon_id: &str) -> Option<Utf8PathBuf> {
-    let base = std::env::var("XDG_CACHE_HOME")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .map(Utf8PathBuf::from)
-        .or_else(|| {
-            std::env::var("HOME")
-                .ok()
-                .map(|h| Utf8PathBuf::from(h).join(".cache"))
-        })?;
-    let safe: String = daemon_id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    (!safe.is_empty()).then(|| base.join("moby-xtask/refuses-privileged").join(safe))
+    crate::context::engine_memo("refuses-privileged", daemon_id)
 }
 
 /// The profile to try first on this daemon.

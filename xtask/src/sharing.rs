@@ -56,12 +56,7 @@ pub async fn shares(
 }
 
 fn memo_path(engine_id: &str) -> Option<camino::Utf8PathBuf> {
-    let safe: String = engine_id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    (!safe.is_empty())
-        .then(|| crate::context::tool_cache().map(|c| c.join("shares-files").join(safe)))?
+    crate::context::engine_memo("shares-files", engine_id)
 }
 
 async fn probe(

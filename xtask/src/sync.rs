@@ -138,13 +138,8 @@ pub async fn target(
                 .id
         }
     };
-    let manifest = crate::context::tool_cache().map(|c| {
-        let safe: String = engine_id
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
-        c.join("sync").join(format!("{volume}@{safe}.tsv"))
-    });
+    let manifest =
+        crate::context::engine_memo("sync", engine_id).map(|dir| dir.join(format!("{volume}.tsv")));
     Ok(Target {
         volume,
         container: id,
