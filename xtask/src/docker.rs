@@ -80,6 +80,15 @@ pub async fn connect(ui: Ui) -> Result<Docker> {
     }
     .map_err(|e| unreachable(tls_reason(&e.to_string(), &ep)))?;
     if let Err(e) = docker.ping().await {
+        if scheme == "ssh" {
+            // ssh's stderr reaches the dialer as ssh exits: give it a moment.
+            for _ in 0..20 {
+                if ssh_dial::last_error().is_some() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
         let why = match (scheme, ssh_dial::last_error()) {
             ("ssh", Some(ssh)) if ssh.starts_with("ssh:") => ssh,
             ("ssh", Some(ssh)) => format!("ssh: {ssh}"),

@@ -157,17 +157,18 @@ fn start(url: &str) -> Result<Dialer> {
                 let copy = async {
                     tokio::join!(up, down);
                 };
+                // What ssh says is kept as soon as it has said it (ssh exits before the client
+                // sees the connection close, and the error is read right after).
                 let errs = async {
                     let mut text = String::new();
                     let _ = err.read_to_string(&mut text).await;
-                    text
-                };
-                let ((), text) = tokio::join!(copy, errs);
-                if !text.trim().is_empty() {
-                    if let Ok(mut l) = log.lock() {
-                        l.push_str(&text);
+                    if !text.trim().is_empty() {
+                        if let Ok(mut l) = log.lock() {
+                            l.push_str(&text);
+                        }
                     }
-                }
+                };
+                tokio::join!(copy, errs);
                 let _ = child.kill().await;
             });
         }
