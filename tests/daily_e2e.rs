@@ -8,7 +8,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use tests::{containers_with_role, dev_image_2010, e2e_enabled, text, GitFork, Running, Scratch};
+use tests::{
+    containers_with_role, dev_image_2010, e2e_enabled, test_summary, text, GitFork, Running,
+    Scratch,
+};
 use xshell::cmd;
 
 const OWNER: u32 = 1000;
@@ -173,14 +176,6 @@ fn test_unit_counts_selects_and_names_failures() -> Result<()> {
     let image = dev_image_2010()?;
     let s = Scratch::new("e2e-unit");
     let g = GitFork::new(&s, OWNER)?;
-    let summary = |stdout: &str| -> Option<(usize, usize, usize)> {
-        let line = stdout.lines().find(|l| l.ends_with(" skipped"))?;
-        let n: Vec<usize> = line
-            .split(|c: char| !c.is_ascii_digit())
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        (n.len() == 3).then(|| (n[0], n[1], n[2]))
-    };
     // One small package: the count is the tests gotestsum ran, and they pass.
     let out = g.xtask(image, &["test", "unit", "./pkg/stringid"], &[]);
     let stdout = text(&out.stdout);
@@ -190,7 +185,7 @@ fn test_unit_counts_selects_and_names_failures() -> Result<()> {
         text(&out.stderr)
     );
     let (passed, failed, _) =
-        summary(&stdout).ok_or_else(|| anyhow::anyhow!("no summary in {stdout}"))?;
+        test_summary(&stdout).ok_or_else(|| anyhow::anyhow!("no summary in {stdout}"))?;
     let ran = text(&out.stderr) + &stdout;
     let done = ran
         .lines()
@@ -214,7 +209,7 @@ fn test_unit_counts_selects_and_names_failures() -> Result<()> {
         &[],
     );
     ensure!(
-        summary(&text(&out.stdout)) == Some((1, 0, 0)),
+        test_summary(&text(&out.stdout)) == Some((1, 0, 0)),
         "{}",
         text(&out.stdout)
     );
@@ -235,7 +230,7 @@ fn test_unit_counts_selects_and_names_failures() -> Result<()> {
         "{stdout}"
     );
     ensure!(
-        summary(&stdout).is_some_and(|(p, f, _)| f == 1 && p == passed),
+        test_summary(&stdout).is_some_and(|(p, f, _)| f == 1 && p == passed),
         "{stdout}"
     );
     Ok(())

@@ -8,22 +8,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use tests::{e2e_enabled, text, GitFork, Moby, Scratch, MOBY_2010, MOBY_2615};
+use tests::{e2e_enabled, test_summary, text, GitFork, Moby, Scratch, MOBY_2010, MOBY_2615};
 
 const OWNER: u32 = 1000;
 /// This host's outer daemon may use a driver that does not nest (fuse-overlayfs); the suites'
 /// daemon gets vfs, as a contributor on such a host sets it.
 const ENV: &[(&str, &str)] = &[("DOCKER_GRAPHDRIVER", "vfs")];
-
-/// The closing `N passed, M failed, K skipped` line, as numbers.
-fn summary(stdout: &str) -> Option<(usize, usize, usize)> {
-    let line = stdout.lines().find(|l| l.ends_with(" skipped"))?;
-    let n: Vec<usize> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    (n.len() == 3).then(|| (n[0], n[1], n[2]))
-}
 
 /// `test integration --run TestVersion`: exactly that test, passed, from gotestsum's report.
 fn one_integration_test(g: &GitFork, image: &str) -> Result<()> {
@@ -33,7 +23,7 @@ fn one_integration_test(g: &GitFork, image: &str) -> Result<()> {
         out.status.success(),
         "test integration:\n{stdout}\n{stderr}"
     );
-    ensure!(summary(&stdout) == Some((1, 0, 0)), "{stdout}");
+    ensure!(test_summary(&stdout) == Some((1, 0, 0)), "{stdout}");
     ensure!(
         stdout.contains("--- PASS: TestVersion"),
         "no PASS line:\n{stdout}\n{stderr}"
@@ -124,7 +114,7 @@ fn unit_and_integration_tests_on_debian_moby_26_1_5() -> Result<()> {
         text(&out.stderr)
     );
     ensure!(
-        summary(&stdout).is_some_and(|(p, f, _)| p > 0 && f == 0),
+        test_summary(&stdout).is_some_and(|(p, f, _)| p > 0 && f == 0),
         "{stdout}"
     );
     let out = g.xtask(
@@ -139,7 +129,7 @@ fn unit_and_integration_tests_on_debian_moby_26_1_5() -> Result<()> {
         &[],
     );
     ensure!(
-        summary(&text(&out.stdout)) == Some((1, 0, 0)),
+        test_summary(&text(&out.stdout)) == Some((1, 0, 0)),
         "{}",
         text(&out.stdout)
     );

@@ -74,6 +74,16 @@ pub fn xtask(args: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().expect("cannot run xtask")
 }
 
+/// The closing `N passed, M failed, K skipped` line of `test unit` / `test integration`.
+pub fn test_summary(stdout: &str) -> Option<(usize, usize, usize)> {
+    let line = stdout.lines().find(|l| l.ends_with(" skipped"))?;
+    let n: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (n.len() == 3).then(|| (n[0], n[1], n[2]))
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

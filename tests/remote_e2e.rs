@@ -78,6 +78,20 @@ impl Remote {
         format!("tcp://127.0.0.1:{}", self.tls)
     }
 
+    /// `image` from this machine's engine into the remote one.
+    fn load(&self, image: &str) -> Result<()> {
+        let load = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "docker save {image} | DOCKER_HOST={} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={} docker load -q",
+                self.tcp(),
+                self.work
+            ))
+            .status()?;
+        ensure!(load.success(), "loading {image} into the remote engine");
+        Ok(())
+    }
+
     /// The docker CLI against the remote engine, over TLS.
     fn docker(&self, args: &[&str]) -> Result<String> {
         let out = Command::new("docker")
@@ -233,13 +247,7 @@ fn remote_engine_over_tls_ssh_and_contexts() -> Result<()> {
         .args([image, tests::cache_dir().as_str()])
         .status()?;
     ensure!(made.success(), "base-image.sh");
-    let load = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "docker save {image} | DOCKER_HOST={tcp} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={certs} docker load -q"
-        ))
-        .status()?;
-    ensure!(load.success(), "loading {image} into the remote engine");
+    r.load(image)?;
     let env = tls(certs);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
@@ -339,13 +347,7 @@ fn synced_source_on_a_remote_engine() -> Result<()> {
     let r = Remote::start(&s, "sync")?;
     let image = MOBY_2010.dev_image()?;
     let (tcp, certs) = (r.tcp(), r.work.to_string());
-    let load = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "docker save {image} | DOCKER_HOST={tcp} DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH={certs} docker load -q"
-        ))
-        .status()?;
-    ensure!(load.success(), "loading {image} into the remote engine");
+    r.load(image)?;
     let g = tests::GitFork::of(&MOBY_2010, &s, OWNER)?;
     let tls = [
         ("DOCKER_HOST", tcp.as_str()),

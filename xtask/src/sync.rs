@@ -48,8 +48,9 @@ pub struct Target {
     pub src_path: String,
     /// The host file that records what the volume holds.
     manifest: Option<Utf8PathBuf>,
-    /// The volume's creation time: another volume of the same name means a full sync.
-    volume_created: String,
+    /// The volume's identity (its `LABEL_SYNC_ID`): another volume of the same name means a
+    /// full sync.
+    volume_id: String,
 }
 
 /// The source volume's name for a fork (`moby-xtask-src-<dir>-<hash>`, like its container).
@@ -77,7 +78,7 @@ pub async fn target(
     let volume = volume_name(fork.root.as_str());
     // The volume's identity is a label made with it (its CreatedAt follows its content here):
     // a volume made again under the same name gets a full sync.
-    let created = match docker.inspect_volume(&volume).await {
+    let volume_id = match docker.inspect_volume(&volume).await {
         Ok(v) => v.labels.get(LABEL_SYNC_ID).cloned().unwrap_or_default(),
         Err(_) => {
             let id = container::session_id();
@@ -145,7 +146,7 @@ pub async fn target(
         container: id,
         src_path: fork.src_path.clone(),
         manifest,
-        volume_created: created,
+        volume_id,
     })
 }
 
@@ -190,7 +191,7 @@ pub async fn push(
     let before = t
         .manifest
         .as_deref()
-        .map(|p| read_manifest(p, &t.volume_created))
+        .map(|p| read_manifest(p, &t.volume_id))
         .unwrap_or_default();
     let changed: Vec<String> = now
         .iter()
@@ -268,7 +269,7 @@ pub async fn finish(exec: &Exec<'_>, t: &Target, pushed: Pushed) -> Result<()> {
         }
     }
     if let Some(path) = &t.manifest {
-        write_manifest(path, &t.volume_created, &pushed.manifest)?;
+        write_manifest(path, &t.volume_id, &pushed.manifest)?;
     }
     Ok(())
 }
@@ -387,12 +388,12 @@ fn write_tar(
     Ok(())
 }
 
-fn read_manifest(path: &Utf8Path, volume_created: &str) -> Manifest {
+fn read_manifest(path: &Utf8Path, volume_id: &str) -> Manifest {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Manifest::new();
     };
     let mut lines = text.lines();
-    if lines.next() != Some(&format!("# volume {volume_created}")) {
+    if lines.next() != Some(&format!("# volume {volume_id}")) {
         return Manifest::new(); // another volume: everything goes again
     }
     lines
@@ -411,11 +412,11 @@ fn read_manifest(path: &Utf8Path, volume_created: &str) -> Manifest {
         .collect()
 }
 
-fn write_manifest(path: &Utf8Path, volume_created: &str, m: &Manifest) -> Result<()> {
+fn write_manifest(path: &Utf8Path, volume_id: &str, m: &Manifest) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs_err::create_dir_all(dir)?;
     }
-    let mut text = format!("# volume {volume_created}\n");
+    let mut text = format!("# volume {volume_id}\n");
     for (p, e) in m {
         text.push_str(&format!("{p}\t{}\t{}\t{}\n", e.size, e.mtime_ns, e.mode));
     }
@@ -461,30 +462,46 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()
         let _ = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir_all(&path));
     }
     let (uid, gid) = crate::fork::owner(fork)?;
-    if uid != 0 && is_root() {
-        // The tool's own records, written here, are the owner's too.
-        for p in local.keys().filter(|p| is_own_record(p)) {
-            let _ = std::os::unix::fs::lchown(fork.root.join(p), Some(uid), Some(gid));
+    let owned = uid == 0 || !is_root();
+    let records: Vec<Utf8PathBuf> = local
+        .keys()
+        .filter(|p| is_own_record(p))
+        .map(|p| fork.root.join(p))
+        .collect();
+    if differs {
+        fetch(exec, t, fork, local, (!owned).then_some((uid, gid))).await?;
+    }
+    if !owned {
+        // bundles/ itself and the tool's own records, written here, are the owner's too.
+        for p in records.iter().chain([&fork.root.join("bundles")]) {
+            let _ = std::os::unix::fs::lchown(p, Some(uid), Some(gid));
         }
-        let _ = std::os::unix::fs::lchown(fork.root.join("bundles"), Some(uid), Some(gid));
     }
-    if !differs {
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// One archive of the volume's `bundles/`, written here as it arrives (the download and the disk
+/// overlap); what is written goes to `owner` when given.
+async fn fetch(
+    exec: &Exec<'_>,
+    t: &Target,
+    fork: &Fork,
+    local: BTreeMap<String, (char, u64, i64)>,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
     let opts = DownloadFromContainerOptionsBuilder::default()
         .path(&format!("{}/bundles", t.src_path))
         .build();
     let mut stream = exec
         .docker
         .download_from_container(&t.container, Some(opts));
-    // Written as it arrives: the download and the disk overlap.
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
     let root = fork.root.clone();
     let reader = Incoming {
         rx,
         cur: Bytes::new(),
     };
-    let unpacker = tokio::task::spawn_blocking(move || unpack(&root, reader, &local, uid, gid));
+    let unpacker = tokio::task::spawn_blocking(move || unpack(&root, reader, &local, owner));
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.context("cannot fetch bundles/ from the engine")?;
         if tx.send(chunk).await.is_err() {
@@ -555,8 +572,7 @@ fn unpack(
     root: &Utf8Path,
     archive: impl std::io::Read,
     local: &BTreeMap<String, (char, u64, i64)>,
-    uid: u32,
-    gid: u32,
+    owner: Option<(u32, u32)>,
 ) -> Result<()> {
     let mut tar = tar::Archive::new(archive);
     tar.set_preserve_mtime(true);
@@ -600,12 +616,11 @@ fn unpack(
             .with_context(|| format!("cannot write {dest}"))?;
         written.insert(dest);
     }
-    if uid != 0 && is_root() {
+    if let Some((uid, gid)) = owner {
         for p in &written {
             std::os::unix::fs::lchown(p, Some(uid), Some(gid))
                 .with_context(|| format!("cannot give {p} to uid {uid}"))?;
         }
-        let _ = std::os::unix::fs::lchown(root.join("bundles"), Some(uid), Some(gid));
     }
     let _ = std::fs::set_permissions(root.join("bundles"), std::fs::Permissions::from_mode(0o755));
     Ok(())

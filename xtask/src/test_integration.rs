@@ -92,10 +92,11 @@ impl flags::TestIntegration {
             .await;
         handback::give_back(&dev.exec(cx, &docker, &ctr), &dev.fork).await?;
         let code = ran?.code;
-        let json: String = reports(&out)
+        let json = reports(&out)
             .iter()
             .filter_map(|p| std::fs::read_to_string(p).ok())
-            .collect();
+            .collect::<Vec<_>>()
+            .join("\n");
         let summary = if !json.is_empty() {
             Some(summarize(&json))
         } else {
