@@ -229,7 +229,28 @@ impl Fork {
     pub fn bundle_outputs(&self, bundle: &str, version: &str) -> Vec<BundleOutput> {
         bundles::outputs(self.layout, bundle, version)
     }
+
+    /// The daemon bundle directory that holds a built `dockerd` (versioned or flat layout),
+    /// relative to the fork root; `None` before the first build.
+    pub fn built_daemon_dir(&self, version: &str) -> Option<Utf8PathBuf> {
+        ["binary-daemon", "binary"].iter().find_map(|bundle| {
+            self.bundle_outputs(bundle, version)
+                .into_iter()
+                .map(|o| o.dir)
+                .find(|d| {
+                    d.ends_with("binary-daemon") && self.root.join(d).join("dockerd").exists()
+                })
+        })
+    }
 }
+
+/// Where the unit tests' `go test -json` stream lands (gotestsum's `--jsonfile` in
+/// `hack/test/unit`, 20.10 on), relative to the fork root.
+pub const UNIT_TEST_REPORT: &str = "bundles/go-test-report.json";
+
+/// The log a test bundle writes in its directory in every era (`go test -v` or gocheck lines):
+/// the counts where no gotestsum report is written.
+pub const TEST_LOG: &str = "test.log";
 
 /// The command a Makefile target runs in the dev container: its recipe's `$(DOCKER_RUN_DOCKER) …`
 /// line, from the first `hack/` word on.

@@ -6,10 +6,14 @@
 //! One owner because tokio keeps a signal captured for the whole process once it is registered:
 //! a `select!` on `ctrl_c()` in one place swallows a Ctrl-C that arrives between two of them.
 //! A second signal sets [`Cancel::hurry`]: cleanup waits are cut short, the report never is.
+//! How long each cleanup may wait is one of the named [`Limit`]s below, read through
+//! [`Cancel::limit`]; the API is [`Cancel::run`] (a future unless a signal comes first) and
+//! [`Cancel::cancelled`] (to `select!` on).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
@@ -52,6 +56,31 @@ impl std::fmt::Display for Interrupted {
 }
 
 impl std::error::Error for Interrupted {}
+
+/// A cleanup wait: its bound, and the moment it gets after a second signal.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub normal: Duration,
+    pub hurried: Duration,
+}
+
+const fn limit(normal_ms: u64, hurried_ms: u64) -> Limit {
+    Limit {
+        normal: Duration::from_millis(normal_ms),
+        hurried: Duration::from_millis(hurried_ms),
+    }
+}
+
+/// A nested dockerd: SIGTERM, then SIGKILL after this.
+pub const DAEMON_STOP: Limit = limit(10_000, 1_000);
+/// A process group in the dev container (a build): SIGTERM, then SIGKILL after this.
+pub const GROUP_STOP: Limit = limit(5_000, 500);
+/// A child on this machine (the image build's CLI): SIGTERM, then SIGKILL after this.
+pub const CHILD_STOP: Limit = limit(5_000, 500);
+/// A container create already sent when the signal came: let it land, then remove it.
+pub const CREATE_SETTLE: Limit = limit(3_000, 500);
+/// The whole cleanup after a signal; past this the tool exits anyway.
+pub const CLEANUP: Limit = limit(20_000, 2_000);
 
 #[derive(Clone)]
 pub struct Cancel {
@@ -108,6 +137,15 @@ impl Cancel {
     /// A second signal arrived: cut cleanup waits short.
     pub fn hurry(&self) -> bool {
         self.hurry.load(Ordering::SeqCst)
+    }
+
+    /// How long a cleanup of kind `l` may wait now.
+    pub fn limit(&self, l: Limit) -> Duration {
+        if self.hurry() {
+            l.hurried
+        } else {
+            l.normal
+        }
     }
 
     /// Resolves when a signal arrives.

@@ -1,9 +1,14 @@
-//! What every task is handed: how to speak (`Ui`), the one cancellation (`Cancel`), and the fork
-//! options as given. Built once in `main`.
+//! What every task is handed, built once in `main`: how to speak (`Ui`), the one cancellation
+//! (`Cancel`), the fork options as given, and the engine, connected on first use
+//! ([`Context::engine`]) so that tasks which need none (`--dry-run`, `adopt`, `hooks`) never wait
+//! for one.
 
+use anyhow::Result;
 use camino::Utf8PathBuf;
+use tokio::sync::OnceCell;
 
 use crate::cancel::Cancel;
+use crate::engine::Engine;
 use crate::flags::ForkOpts;
 use crate::ui::Ui;
 
@@ -11,29 +16,28 @@ pub struct Context {
     pub ui: Ui,
     pub cancel: Cancel,
     pub opts: ForkOpts,
+    /// `--context`: which docker context to use, over `DOCKER_HOST` and `DOCKER_CONTEXT`.
+    pub docker_context: Option<String>,
+    engine: OnceCell<Engine>,
 }
 
-/// The tool's cache on this machine (`$XDG_CACHE_HOME/moby-xtask`, else `~/.cache/moby-xtask`):
-/// what it learnt about engines, and sync manifests.
-pub fn tool_cache() -> Option<Utf8PathBuf> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    var("XDG_CACHE_HOME")
-        .map(Utf8PathBuf::from)
-        .or_else(|| var("HOME").map(|h| Utf8PathBuf::from(h).join(".cache")))
-        .map(|c| c.join("moby-xtask"))
-}
-
-/// A file in the tool's cache named for an engine (its ID, made safe as a file name): what the
-/// tool learnt about that engine under `kind`.
-pub fn engine_memo(kind: &str, engine_id: &str) -> Option<Utf8PathBuf> {
-    let safe: String = engine_id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    if safe.is_empty() {
-        return None;
+impl Context {
+    pub fn new(ui: Ui, cancel: Cancel, opts: ForkOpts, docker_context: Option<String>) -> Self {
+        Context {
+            ui,
+            cancel,
+            opts,
+            docker_context,
+            engine: OnceCell::new(),
+        }
     }
-    tool_cache().map(|c| c.join(kind).join(safe))
+
+    /// The engine, connected the first time it is asked for.
+    pub async fn engine(&self) -> Result<&Engine> {
+        self.engine
+            .get_or_try_init(|| Engine::connect(self.ui, self.docker_context.as_deref()))
+            .await
+    }
 }
 
 /// The workspace root: where `cargo xtask` was dropped in (the fork root, by default).

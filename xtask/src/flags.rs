@@ -142,7 +142,7 @@ pub fn fork_opts(before: ForkOpts, task: &Task) -> ForkOpts {
         Task::Hooks {
             cmd: Hooks::Install { fork, .. } | Hooks::Uninstall { fork },
         } => (Some(fork), None, None),
-        Task::Adopt(t) | Task::Down(t) => (Some(&t.fork), None, None),
+        Task::Adopt(Adopt { fork }) | Task::Down(Down { fork }) => (Some(fork), None, None),
         Task::Completions { .. } => none,
     };
     ForkOpts {
@@ -191,9 +191,9 @@ pub enum Task {
     /// Remove the fork's bundles/ and dev container (`--all`: also its cache volumes and dev image)
     Clean(Clean),
     /// Keep cargo's target/ out of `git status` (.git/info/exclude), touching no tracked file
-    Adopt(ForkOnly),
+    Adopt(Adopt),
     /// Stop and remove the fork's dev container (named cache volumes stay)
-    Down(ForkOnly),
+    Down(Down),
     /// Print a shell completion script: `cargo xtask completions bash > ~/.local/share/bash-completion/completions/cargo-xtask`
     Completions {
         #[arg(value_enum)]
@@ -302,9 +302,14 @@ pub struct Image {
     pub image: ImageArg,
 }
 
-/// Tasks that take only the fork.
 #[derive(Args, Debug)]
-pub struct ForkOnly {
+pub struct Adopt {
+    #[command(flatten)]
+    pub fork: ForkArg,
+}
+
+#[derive(Args, Debug)]
+pub struct Down {
     #[command(flatten)]
     pub fork: ForkArg,
 }

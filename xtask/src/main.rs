@@ -5,50 +5,19 @@
 //! a fork is lives in `hack-compat`; this crate is the CLI and the effects: git on the host, the
 //! Docker Engine API, the terminal.
 
-mod adopt;
-mod binary;
-mod build_record;
 mod cancel;
-mod clean;
-mod commit;
 mod config;
-mod container;
 mod context;
-mod daemon;
 mod dev;
-mod dev_spec;
-mod diagnose;
-mod docker;
-mod doctor;
-mod down;
-mod endpoint;
-mod exec;
+mod engine;
 mod flags;
 mod fork;
-mod handback;
-mod hooks;
-mod host_env;
-mod image;
-mod image_build;
-mod install;
-mod lock;
-mod profile;
-mod run;
-mod scripts;
-mod sharing;
-mod shell;
-mod smoke;
-mod ssh_dial;
-mod summary;
-mod sync;
+mod ops;
+mod source;
+mod tasks;
 mod terminal;
-mod test_integration;
-mod test_report;
-mod test_unit;
 mod text;
-mod tls_client;
 mod ui;
-mod validate;
 
 use std::process::ExitCode;
 
@@ -74,11 +43,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(context) = &cli.engine.context {
-        // As `docker --context`: it beats DOCKER_HOST; the docker CLI children follow it too.
-        std::env::set_var("DOCKER_CONTEXT", context);
-        std::env::remove_var("DOCKER_HOST");
-    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -100,7 +64,7 @@ fn main() -> ExitCode {
             }
         };
         let opts = flags::fork_opts(cli.fork, &task);
-        let cx = Context { ui, cancel, opts };
+        let cx = Context::new(ui, cancel, opts, cli.engine.context);
         let result = tokio::select! {
             r = dispatch(task, &cx) => r,
             sig = watchdog(&cx) => Err(Interrupted(sig).into()),
@@ -113,7 +77,6 @@ fn main() -> ExitCode {
         "seconds": started.elapsed().as_secs_f64()}));
     // A stdin pump (`shell`) may sit in a blocking read: do not wait for it.
     runtime.shutdown_background();
-    ssh_dial::shutdown();
     ExitCode::from(code)
 }
 
@@ -133,10 +96,10 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
         } => t.run(cx).await,
         Task::Validate(t) => t.run(cx).await,
         Task::Run(t) => t.run(cx).await,
-        Task::Doctor(_) => doctor::run(cx).await,
+        Task::Doctor(t) => t.run(cx).await,
         Task::Clean(t) => t.run(cx).await,
-        Task::Adopt(_) => Task::adopt(cx).await,
-        Task::Down(_) => Task::down(cx).await,
+        Task::Adopt(t) => t.run(cx).await,
+        Task::Down(t) => t.run(cx).await,
         Task::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut flags::command(), "cargo-xtask", &mut script);
@@ -152,16 +115,15 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
     }
 }
 
-/// After a signal, the task has this long to stop what it started (its own waits are bounded
-/// by 10 s); a second signal cuts it to a moment. Past that the tool exits anyway: a call to a
-/// daemon that no longer answers must not keep it alive.
+/// After a signal, the task has [`cancel::CLEANUP`] to stop what it started (its own waits are
+/// bounded by the shorter limits); a second signal cuts it to a moment. Past that the tool exits
+/// anyway: a call to a daemon that no longer answers must not keep it alive.
 async fn watchdog(cx: &Context) -> cancel::Sig {
     let sig = cx.cancel.cancelled().await;
     let start = std::time::Instant::now();
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let limit = if cx.cancel.hurry() { 2 } else { 20 };
-        if start.elapsed() >= std::time::Duration::from_secs(limit) {
+        if start.elapsed() >= cx.cancel.limit(cancel::CLEANUP) {
             cx.ui.warn(
                 "the cleanup did not finish in time: something may still run in the dev container \
                  (`cargo xtask down` stops it)",

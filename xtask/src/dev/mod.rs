@@ -1,0 +1,277 @@
+//! The fork's dev container and what runs in it. [`Dev`] opens the fork, stamps the commit and
+//! builds the container's spec; [`Dev::up`] finds or creates the container under the fork's
+//! creation lock (removing on a signal whatever this invocation created so far); [`Dev::work`]
+//! adds the work lock and gives a [`Work`], through which commands run and which hands back
+//! what they wrote.
+
+pub mod container;
+mod diagnose;
+pub mod exec;
+pub mod host_env;
+pub mod image;
+pub mod image_build;
+pub mod lock;
+mod mount;
+pub mod names;
+pub mod profile;
+mod scripts;
+pub mod spec;
+mod work;
+
+use anyhow::Result;
+use hack_compat::Fork;
+
+pub use container::DevContainer;
+pub use exec::{Exec, Output};
+pub use work::Work;
+
+use crate::cancel::{Interrupted, CREATE_SETTLE};
+use crate::context::Context;
+use crate::engine::Engine;
+use crate::fork::commit::{self, Stamp};
+use crate::fork::{self, ImageSource};
+use crate::source;
+use names::Names;
+use spec::DevSpec;
+
+/// A stamp goes into the binary's `-ldflags`, the build record and `smoke`'s expectation: only
+/// the characters a commit (and its `-unsupported` suffix) can hold; no space, quote or newline.
+fn check_stamp(stamp: Stamp) -> Result<Stamp> {
+    let c = &stamp.commit;
+    let ok = c.len() <= 64
+        && c.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "._+-".contains(ch));
+    if !ok {
+        anyhow::bail!(
+            "the commit {} ({c:?}) is not a commit hash: give one like `3385658` (`git rev-parse --short HEAD`), \
+             optionally with `-unsupported`",
+            stamp.source
+        );
+    }
+    Ok(stamp)
+}
+
+/// The prefix of work commands' pidfiles in the container.
+const WORK_PIDFILES: &str = "/tmp/.moby-xtask-work-";
+
+pub struct Dev {
+    pub fork: Fork,
+    /// `None` only where a task runs without a stamp (`shell` on a tree with no `.git`).
+    pub stamp: Option<Stamp>,
+    pub spec: DevSpec,
+    pub image_source: ImageSource,
+    pub names: Names,
+}
+
+impl Dev {
+    /// With `need_commit` (commands that build), a missing stamp is the error and a dirty tree
+    /// stamps `-unsupported` as `hack/make.sh` does; without (`shell`), HEAD as `make shell`
+    /// exports it, and a missing one is a one-line note.
+    pub fn open(cx: &Context, need_commit: bool) -> Result<Dev> {
+        let fork = fork::open(&cx.opts)?;
+        let env_commit = std::env::var("DOCKER_GITCOMMIT").ok();
+        let stamp = match commit::stamp(
+            &fork.root,
+            fork.commit_form,
+            cx.opts.commit.commit.as_deref(),
+            env_commit.as_deref(),
+            need_commit,
+        ) {
+            Ok(s) => Some(check_stamp(s)?),
+            Err(e) if !need_commit => {
+                cx.ui
+                    .note(format!("DOCKER_GITCOMMIT not set in the container: {e:#}"));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let image_source = fork::image(&cx.opts, &fork)?;
+        let image = image_source.reference().to_string();
+        let spec = DevSpec::new(
+            &fork,
+            image,
+            &host_env::process_env,
+            stamp.as_ref().map(|s| s.commit.as_str()),
+        );
+        let names = Names::new(fork.root.as_str());
+        Ok(Dev {
+            fork,
+            stamp,
+            spec,
+            image_source,
+            names,
+        })
+    }
+
+    /// Find or create the dev container (or a one-shot one), its source made current first. On
+    /// a signal, whatever this invocation created is removed before [`Interrupted`] comes back.
+    pub async fn up(&self, cx: &Context, one_shot: bool) -> Result<DevContainer> {
+        let engine = cx.engine().await?;
+        let _lock = lock::acquire(
+            cx.ui,
+            &cx.cancel,
+            &self.names,
+            lock::Kind::Create,
+            cx.ui.task,
+        )
+        .await?;
+        let work = async {
+            let image_id =
+                image::resolve(cx, engine, &self.fork, &self.image_source, false).await?;
+            let mut spec = self.spec.clone();
+            let (src, pushed) =
+                source::prepare(engine, &self.fork, &self.names, &image_id, &mut spec).await?;
+            let want = container::Want {
+                spec: &spec,
+                image_id: &image_id,
+                one_shot,
+                names: &self.names,
+            };
+            let ctr = container::ensure(engine, &want, src).await?;
+            if let Some(pushed) = pushed {
+                source::finish(&self.exec(engine, &ctr), &ctr.source, pushed).await?;
+            }
+            Ok(ctr)
+        };
+        tokio::pin!(work);
+        let sig = tokio::select! {
+            biased;
+            r = &mut work => return r,
+            s = cx.cancel.cancelled() => s,
+        };
+        // A create request already sent completes on the engine even if we stop waiting: let it
+        // (briefly), then remove what this invocation made, looking twice for a late arrival.
+        let _ = tokio::time::timeout(cx.cancel.limit(CREATE_SETTLE), &mut work).await;
+        let mut n = container::remove_session(engine, &self.names).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        n += container::remove_session(engine, &self.names).await;
+        if n > 0 {
+            cx.ui.status(
+                "Removed",
+                format!("{n} container(s) this command had started to create"),
+            );
+        }
+        Err(Interrupted(sig).into())
+    }
+
+    /// The commit stamped (`?` when there is none, only possible for `shell`).
+    pub fn commit(&self) -> &str {
+        self.stamp
+            .as_ref()
+            .map(|s| s.commit.as_str())
+            .unwrap_or("?")
+    }
+
+    /// The version `hack/make.sh` stamps: the fork's VERSION file, else `$VERSION`, else `dev`.
+    pub fn version(&self) -> String {
+        self.fork.version(std::env::var("VERSION").ok().as_deref())
+    }
+
+    /// Where this invocation's process group id lives in the container: work commands (under
+    /// the work lock) and shells apart, so that a work command may reap what an earlier one
+    /// left without touching a shell of the other terminal.
+    pub fn pidfile(&self) -> String {
+        format!("{WORK_PIDFILES}{}.pid", self.names.session)
+    }
+
+    pub fn shell_pidfile(&self) -> String {
+        format!("/tmp/.moby-xtask-shell-{}.pid", self.names.session)
+    }
+
+    /// For commands that build, install or run daemons: the fork's work lock, the container,
+    /// and any build an earlier command left running (its connection lost) stopped first.
+    pub async fn work<'a>(&'a self, cx: &'a Context, one_shot: bool) -> Result<Work<'a>> {
+        let engine = cx.engine().await?;
+        let lock =
+            lock::acquire(cx.ui, &cx.cancel, &self.names, lock::Kind::Work, cx.ui.task).await?;
+        let since = std::time::SystemTime::now();
+        let ctr = self.up(cx, one_shot).await?;
+        let reaped = self
+            .exec(engine, &ctr)
+            .script("reap", &[WORK_PIDFILES], Output::Capture)
+            .await?;
+        for pgid in reaped.text().lines() {
+            cx.ui.status(
+                "Stopped",
+                format!("process group {pgid}, left running by an earlier command that lost its connection"),
+            );
+        }
+        Ok(Work::new(cx, self, engine, ctr, lock, since))
+    }
+
+    /// Hand back what a command without a [`Work`] (`shell`) wrote since `since`.
+    pub async fn hand_back(
+        &self,
+        exec: &Exec<'_>,
+        ctr: &DevContainer,
+        since: std::time::SystemTime,
+    ) -> Result<()> {
+        work::hand_back(exec, self, &ctr.source, since).await
+    }
+
+    /// An exec in `ctr` with the fork's environment, at the source path.
+    pub fn exec<'a>(&'a self, engine: &'a Engine, ctr: &'a DevContainer) -> Exec<'a> {
+        let mut env = self.spec.env_strings();
+        // The fork belongs to its user and the container runs as root: git in the container
+        // (the fork's validate scripts) trusts the source path, as moby's own dev image sets it.
+        env.extend([
+            "GIT_CONFIG_COUNT=1".to_string(),
+            "GIT_CONFIG_KEY_0=safe.directory".to_string(),
+            format!("GIT_CONFIG_VALUE_0={}", self.spec.workdir),
+        ]);
+        if let Some(driver) = &ctr.daemon_driver {
+            env.extend(
+                self.spec
+                    .from_daemon
+                    .iter()
+                    .map(|k| format!("{k}={driver}")),
+            );
+        }
+        Exec {
+            engine,
+            container: &ctr.id,
+            workdir: &self.spec.workdir,
+            env,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_stamp;
+    use crate::fork::commit::{Source, Stamp};
+
+    fn stamp(c: &str) -> anyhow::Result<Stamp> {
+        check_stamp(Stamp {
+            commit: c.to_string(),
+            source: Source::Flag,
+        })
+    }
+
+    #[test]
+    fn stamps_are_commit_shaped() {
+        for good in [
+            "3385658",
+            "3385658-unsupported",
+            &"a".repeat(40),
+            "unsupported",
+        ] {
+            assert!(stamp(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "a b",
+            "abc;rm",
+            "a'b",
+            "a\"b",
+            "abc\nversion=evil",
+            "$(id)",
+            &"a".repeat(65),
+        ] {
+            let e = format!("{:#}", stamp(bad).unwrap_err());
+            assert!(
+                e.contains("from --commit") && e.contains("not a commit hash"),
+                "{e}"
+            );
+        }
+    }
+}

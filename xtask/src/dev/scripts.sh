@@ -1,0 +1,233 @@
+# shellcheck shell=sh
+# The shell moby-xtask runs in the dev container: one function per job, called by name as
+#   sh -c "<this file>" sh FUNCTION [ARG...]
+# Every real moby dev image is Debian-based, so /bin/sh is dash: POSIX only (no `kill --`,
+# no `local`, no arrays). `cargo test` runs these functions under dash; CI runs shellcheck.
+
+DOCKERD_PIDFILE=/var/run/moby-xtask-dockerd.pid
+
+# alive PGID: a process of group PGID (or the process PGID) still exists.
+alive() {
+    kill -0 -"$1" 2>/dev/null || kill -0 "$1" 2>/dev/null
+}
+
+# group_run PIDFILE CMD...: CMD as its own process group (setsid), the group's id in PIDFILE,
+# stdin kept (through fd 3: dash gives a background job /dev/null even with an explicit <&0).
+# Returns CMD's exit code.
+group_run() {
+    pf=$1
+    shift
+    exec 3<&0
+    if command -v setsid >/dev/null; then
+        setsid "$@" <&3 3<&- &
+    else
+        "$@" <&3 3<&- &
+    fi
+    echo $! >"$pf"
+    wait $!
+    rc=$?
+    rm -f "$pf"
+    return $rc
+}
+
+# group_stop PIDFILE [TENTHS]: SIGTERM to the group in PIDFILE, SIGKILL after TENTHS/10 s
+# (default 5 s). Prints `killed` when SIGKILL was needed.
+group_stop() {
+    p=$(cat "$1" 2>/dev/null) || return 0
+    [ -n "$p" ] || return 0
+    kill -TERM -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
+    i=0
+    while alive "$p" && [ "$i" -lt "${2:-50}" ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if alive "$p"; then
+        kill -KILL -"$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
+        echo killed
+    fi
+    rm -f "$1"
+}
+
+# reap PREFIX: stop every process group whose pidfile is PREFIX*.pid: what a command that lost
+# its connection (daemon cut, tool killed) left running. Prints each group stopped.
+reap() {
+    for pf in "$1"*.pid; do
+        [ -e "$pf" ] || continue
+        p=$(cat "$pf" 2>/dev/null)
+        if [ -n "$p" ] && alive "$p"; then
+            group_stop "$pf" 50 >/dev/null
+            echo "$p"
+        else
+            rm -f "$pf"
+        fi
+    done
+}
+
+# set_up: succeeds once the entrypoint has exec'd the keep-alive `sleep` (a child of the init).
+set_up() {
+    for p in /proc/[0-9]*; do
+        if [ "$(cat "$p/comm" 2>/dev/null)" = sleep ] &&
+            grep -qE '^PPid:[[:space:]]+1$' "$p/status" 2>/dev/null; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+# emulated_entry CMD...: what --privileged gives and the emulated profile lacks, then CMD:
+# /sys read-write, and each cgroup v1 hierarchy mounted afresh read-write (a plain remount is
+# refused as busy), so that a nested dockerd can create cgroups.
+emulated_entry() {
+    mount -o remount,rw /sys 2>/dev/null
+    grep ' cgroup ' /proc/self/mounts | while read -r _ dir _ opts _; do
+        o=$(echo "$opts" | tr , '\n' | grep -vxE 'ro|rw|nosuid|nodev|noexec|relatime' | paste -sd, -)
+        case "$o" in name=*) o="none,$o" ;; esac
+        umount "$dir" 2>/dev/null && mount -t cgroup -o "$o" cgroup "$dir" 2>/dev/null
+    done
+    if grep -q ' /sys/fs/cgroup cgroup2 ' /proc/self/mounts; then
+        mount -o remount,rw /sys/fs/cgroup 2>/dev/null
+    fi
+    exec "$@"
+}
+
+# give_back SINCE: every file of the fork (the working directory), .git/ included, that container
+# root wrote or changed since SINCE (seconds since the epoch) goes to the owner the fork root has
+# as seen here; a file the command did not touch keeps its owner. Nothing to do where the fork
+# root is root's here: on a rootless engine container root is the fork's owner already.
+give_back() {
+    owner=$(stat -c %u:%g .) || return 1
+    case $owner in 0:*) return 0 ;; esac
+    find . -user 0 -newerct "@$1" -exec chown -h "$owner" {} + || return 1
+}
+
+# rm_record FILE: the build record goes before a build starts (a failed build leaves none).
+rm_record() {
+    rm -f "$1"
+}
+
+# rm_tree PATH: remove PATH (relative to the fork) whoever owns what is in it.
+rm_tree() {
+    rm -rf -- "$1"
+}
+
+# installed_is KEY: the last install in this container was of the build KEY names.
+installed_is() {
+    [ "$(cat /var/run/moby-xtask-installed 2>/dev/null)" = "$1" ]
+}
+
+# mark_installed KEY: remember which build was installed last.
+mark_installed() {
+    printf '%s\n' "$1" >/var/run/moby-xtask-installed
+}
+
+# install_copy DIR DEST: the daemon bundle's executables (not checksums) into DEST.
+install_copy() {
+    for f in "$1"/*; do
+        case "$f" in
+        *.md5 | *.sha256) ;;
+        *) cp -fL "$f" "$2/" || return 1 ;;
+        esac
+    done
+}
+
+# daemon_running: the daemon the tool started is alive.
+daemon_running() {
+    p=$(cat "$DOCKERD_PIDFILE" 2>/dev/null) && kill -0 "$p" 2>/dev/null
+}
+
+# daemon_start LOG DOCKERD [ARG...]: the daemon in its own session in the background, its pid in
+# $DOCKERD_PIDFILE, its output in LOG (emptied first).
+daemon_start() {
+    log=$1
+    shift
+    mkdir -p "$(dirname "$log")" && : >"$log" || return 1
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    setsid sh -c 'pf=$1; shift; echo $$ >"$pf"; exec "$@"' sh "$DOCKERD_PIDFILE" "$@" \
+        >>"$log" 2>&1 </dev/null &
+}
+
+# daemon_wait TENTHS: 0 once `docker version` answers, 3 when the daemon died, 4 on timeout.
+daemon_wait() {
+    p=$(cat "$DOCKERD_PIDFILE") || return 3
+    i=0
+    while [ "$i" -lt "$1" ]; do
+        docker version >/dev/null 2>&1 && return 0
+        kill -0 "$p" 2>/dev/null || return 3
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 4
+}
+
+# daemon_stop TENTHS: SIGTERM, then SIGKILL after TENTHS/10 s (exit 9); then whatever of its
+# session is left (containerd, shims).
+daemon_stop() {
+    p=$(cat "$DOCKERD_PIDFILE" 2>/dev/null) || return 0
+    [ -n "$p" ] || return 0
+    kill -TERM "$p" 2>/dev/null
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ "$i" -lt "$1" ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    rc=0
+    if kill -0 "$p" 2>/dev/null; then
+        rc=9
+    fi
+    kill -KILL -"$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
+    rm -f "$DOCKERD_PIDFILE"
+    return $rc
+}
+
+# daemon_clean: what the daemon left: its mounts, its data root's content, its run dir.
+daemon_clean() {
+    grep -oE ' /var/(lib|run)/docker[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    rm -rf /var/lib/docker/* /var/run/docker /var/run/docker.sock /var/run/docker.pid
+    return 0
+}
+
+# daemon_version: `VERSION|COMMIT` of the server.
+daemon_version() {
+    docker version --format '{{.Server.Version}}|{{.Server.GitCommit}}'
+}
+
+# command_path NAME: where NAME is on PATH (exit 1 when it is not).
+command_path() {
+    command -v "$1"
+}
+
+# sync_remove SRC PATH...: files gone from the fork, out of the synced source volume.
+sync_remove() {
+    cd "$1" || return 1
+    shift
+    rm -f -- "$@"
+}
+
+# bundles_list SRC: `kind size mtime path` of everything under SRC/bundles (exit 1 without it).
+bundles_list() {
+    [ -d "$1/bundles" ] || return 1
+    find "$1/bundles" -mindepth 1 -printf '%y %s %T@ %P\n'
+}
+
+# frozen_list: the image index (`manifest.json`) of a `docker save`-shaped directory, if any.
+frozen_list() {
+    cat "$1/manifest.json" 2>/dev/null
+    return 0
+}
+
+# smoke_run: a registry-free one-file image (the static docker-init/tini), imported and run.
+smoke_run() {
+    b=$(command -v docker-init || command -v tini-static || command -v tini) || {
+        echo "no static docker-init/tini in the dev image"
+        return 1
+    }
+    d=$(mktemp -d) || return 1
+    cp -L "$b" "$d/smoke" &&
+        tar -C "$d" -c smoke | docker import - moby-xtask-smoke:latest >/dev/null &&
+        docker run --rm moby-xtask-smoke:latest /smoke --version
+    rc=$?
+    rm -rf "$d"
+    return $rc
+}
+
+"$@"

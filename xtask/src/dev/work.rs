@@ -1,0 +1,117 @@
+//! A command's hold on the fork: the work lock, the dev container, and the runs in it. Every run
+//! is a process group that a signal stops; whatever happens, [`Work::finish`] (or the interrupt
+//! path of [`Work::run`]) hands back what the command wrote: on an engine that shares this
+//! machine's files, each file container root wrote or changed since the command began goes to
+//! the owner the fork root has in the container (nothing to do where that is root: rootless
+//! engines); on an engine elsewhere, the changed `bundles/` come back here.
+
+use std::time::SystemTime;
+
+use anyhow::{bail, Result};
+
+use super::exec::{Exec, Output, Ran};
+use super::lock::ForkLock;
+use super::{Dev, DevContainer};
+use crate::cancel::{Interrupted, GROUP_STOP};
+use crate::context::Context;
+use crate::engine::Engine;
+use crate::source::{self, Source};
+
+pub struct Work<'a> {
+    pub cx: &'a Context,
+    pub dev: &'a Dev,
+    pub engine: &'a Engine,
+    pub ctr: DevContainer,
+    /// When the command began: files changed since are the ones it wrote.
+    since: SystemTime,
+    _lock: ForkLock,
+}
+
+impl<'a> Work<'a> {
+    pub(super) fn new(
+        cx: &'a Context,
+        dev: &'a Dev,
+        engine: &'a Engine,
+        ctr: DevContainer,
+        lock: ForkLock,
+        since: SystemTime,
+    ) -> Work<'a> {
+        Work {
+            cx,
+            dev,
+            engine,
+            ctr,
+            since,
+            _lock: lock,
+        }
+    }
+
+    pub fn exec(&self) -> Exec<'_> {
+        self.dev.exec(self.engine, &self.ctr)
+    }
+
+    /// `cmd` as a process group in the dev container. On a signal the whole group is stopped
+    /// (SIGTERM, then SIGKILL), what it wrote is handed back, and [`Interrupted`] is returned.
+    pub async fn run(&self, cmd: &[String], out: Output) -> Result<Ran> {
+        let exec = self.exec();
+        let pidfile = self.dev.pidfile();
+        let cx = self.cx;
+        let int = match cx.cancel.run(exec.group(&pidfile, cmd, out)).await {
+            Ok(r) => return r,
+            Err(int) => int,
+        };
+        cx.ui
+            .status("Stopping", format!("`{}` ({})", cx.ui.task, int.0.name()));
+        match exec.stop_group(&pidfile, cx.cancel.limit(GROUP_STOP)).await {
+            Ok(true) => cx.ui.note("it ignored SIGTERM: killed"),
+            Ok(false) => {}
+            Err(e) => cx.ui.warn(format!(
+                "could not stop what ran in the dev container ({e:#}): `cargo xtask down` stops it"
+            )),
+        }
+        if let Err(e) = self.hand_back().await {
+            cx.ui.warn(format!("{e:#}"));
+        }
+        Err(Interrupted(int.0).into())
+    }
+
+    /// Hand back what the command wrote (see the module doc).
+    pub async fn hand_back(&self) -> Result<()> {
+        hand_back(&self.exec(), self.dev, &self.ctr.source, self.since).await
+    }
+
+    /// The end of the command: its files handed back, a one-shot container removed.
+    pub async fn finish(self) -> Result<()> {
+        let handed = self.hand_back().await;
+        if self.ctr.one_shot {
+            self.engine.remove(&self.ctr.id).await?;
+        }
+        handed
+    }
+}
+
+/// What a command wrote since `since` goes to the fork's owner (see the module doc).
+pub async fn hand_back(exec: &Exec<'_>, dev: &Dev, src: &Source, since: SystemTime) -> Result<()> {
+    if let Source::Synced(target) = src {
+        let t = std::time::Instant::now();
+        let pulled = source::pull_bundles(exec, target, &dev.fork).await;
+        exec.engine.ui.api("sync: bundles/ back", t.elapsed());
+        return pulled;
+    }
+    let secs = since
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos()))
+        .unwrap_or_else(|_| "0".into());
+    let ran = exec.script("give_back", &[&secs], Output::Capture).await?;
+    if ran.code != 0 {
+        super::diagnose::ensure_running(&exec.engine.docker, exec.container).await?;
+        let (uid, gid) = crate::fork::owner(&dev.fork)?;
+        bail!(
+            "cannot hand the command's files back to their owner ({}): fix that, then \
+             `sudo chown -R {uid}:{gid} {}`",
+            ran.text(),
+            dev.fork.root
+        );
+    }
+    Ok(())
+}

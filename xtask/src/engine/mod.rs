@@ -1,0 +1,165 @@
+//! The engine, through one door: [`Engine`] is made once per command, lazily (`cx.engine()`), from
+//! the endpoint the docker CLI would use. It holds the client, the endpoint, a stable identity
+//! (for the tool's memos), the kind of engine (rootful, rootless or userns-remap Docker, Podman)
+//! and its storage driver; every part asks it rather than the engine again.
+
+mod connect;
+mod containers;
+pub mod endpoint;
+pub mod memo;
+mod ssh_dial;
+mod tls_client;
+
+use std::time::Instant;
+
+use anyhow::Result;
+use bollard::Docker;
+
+pub use containers::short;
+use endpoint::Endpoint;
+
+use crate::ui::Ui;
+
+/// What kind of engine answers, as its `/info` and `/version` say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Docker as root: container root is host root.
+    Docker,
+    /// Docker in a user namespace of the user (`dockerd-rootless.sh`): container root is the user.
+    Rootless,
+    /// Docker with `--userns-remap`: container root is a subordinate uid, unless the container
+    /// runs with `--userns=host` (which privileged containers must).
+    Userns,
+    /// Podman's Docker-compatible service; `rootless` as for Docker.
+    Podman { rootless: bool },
+}
+
+impl Kind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Docker => "Docker",
+            Kind::Rootless => "rootless Docker",
+            Kind::Userns => "userns-remap Docker",
+            Kind::Podman { rootless: false } => "Podman (rootful)",
+            Kind::Podman { rootless: true } => "Podman (rootless)",
+        }
+    }
+
+    /// What this kind means for a fork on it, in a sentence.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Kind::Docker => "the dev container runs as root; what it writes in the fork is handed back to the fork's owner",
+            Kind::Rootless | Kind::Podman { rootless: true } => {
+                "container root is your user: what the dev container writes in the fork is already yours; \
+                 nested daemons need what a rootless engine may not grant"
+            }
+            Kind::Userns => {
+                "every container of the tool runs with --userns=host (privileged containers need it), so the fork \
+                 is seen as on a rootful engine and handed back the same way"
+            }
+            Kind::Podman { rootless: false } => {
+                "the dev container runs as root; what it writes is handed back; images are built with `podman build`"
+            }
+        }
+    }
+
+    pub fn is_podman(self) -> bool {
+        matches!(self, Kind::Podman { .. })
+    }
+
+    /// `HostConfig.UsernsMode` for every container the tool creates on this engine.
+    pub fn userns_mode(self) -> Option<String> {
+        (self == Kind::Userns).then(|| "host".to_string())
+    }
+}
+
+pub struct Engine {
+    pub docker: Docker,
+    pub endpoint: Endpoint,
+    /// `--context`, passed on to the docker CLI children.
+    pub context: Option<String>,
+    /// Stable across calls and commands: the engine's ID (Docker), or a digest of what Podman
+    /// keeps (its ID is new on every call).
+    pub identity: String,
+    pub kind: Kind,
+    /// The engine's storage driver (the Makefile exports it as `DOCKER_GRAPHDRIVER`).
+    pub driver: Option<String>,
+    pub ui: Ui,
+    /// Behind an ssh endpoint: the dialer, stopped with the engine.
+    _dialer: Option<ssh_dial::Dialer>,
+}
+
+impl Engine {
+    /// Connect (ping, version), then learn the engine's kind and identity from `/info` and
+    /// `/version`.
+    pub async fn connect(ui: Ui, context: Option<&str>) -> Result<Engine> {
+        let endpoint = endpoint::endpoint(ui, context)?;
+        let (docker, dialer) = connect::connect(ui, &endpoint).await?;
+        let t = Instant::now();
+        let (info, version) = tokio::join!(docker.info(), docker.version());
+        ui.api("info, version", t.elapsed());
+        let info = info.unwrap_or_default();
+        let podman = version.ok().is_some_and(|v| {
+            v.components
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.name.to_ascii_lowercase().contains("podman"))
+        });
+        let security = info.security_options.clone().unwrap_or_default();
+        let has = |name: &str| security.iter().any(|o| o.split(',').any(|f| f == name));
+        let kind = match (podman, has("name=rootless"), has("name=userns")) {
+            (true, rootless, _) => Kind::Podman { rootless },
+            (false, true, _) => Kind::Rootless,
+            (false, false, true) => Kind::Userns,
+            _ => Kind::Docker,
+        };
+        let identity = if podman {
+            let key = format!(
+                "{}|{}|{}",
+                endpoint.host,
+                info.name.clone().unwrap_or_default(),
+                info.docker_root_dir.clone().unwrap_or_default()
+            );
+            format!("podman-{:016x}", crate::text::fnv1a(&key))
+        } else {
+            info.id.clone().unwrap_or_default()
+        };
+        ui.verbose(
+            "Engine",
+            format!(
+                "{} at {} (identity {identity})",
+                kind.describe(),
+                endpoint.host
+            ),
+        );
+        Ok(Engine {
+            docker,
+            endpoint,
+            context: context.map(str::to_string),
+            identity,
+            kind,
+            driver: info.driver.filter(|d| !d.is_empty()),
+            ui,
+            _dialer: dialer,
+        })
+    }
+
+    /// A memo file about this engine (see `memo.rs`).
+    pub fn memo(&self, kind: &str) -> Option<camino::Utf8PathBuf> {
+        memo::path(kind, &self.identity)
+    }
+
+    /// The docker (or podman) CLI pointed at this engine, as the tool itself reaches it.
+    pub fn cli(&self, program: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
+        if let Some(c) = &self.context {
+            cmd.env("DOCKER_CONTEXT", c).env_remove("DOCKER_HOST");
+        }
+        cmd
+    }
+
+    /// `host (where it came from)`, for messages.
+    pub fn describe_endpoint(&self) -> String {
+        format!("{} ({})", self.endpoint.host, self.endpoint.from)
+    }
+}

@@ -1,0 +1,79 @@
+//! `hack/make.sh <bundles>` in the dev container, as `binary`, `install --build`, `run --build`
+//! and `smoke` need it: the bundles checked against the fork's `hack/make/`, the build record
+//! removed before and written after a successful `binary`.
+
+use anyhow::{bail, Result};
+use hack_compat::Fork;
+
+use super::build_record::{self, Record};
+use crate::dev::exec::{Output, Ran};
+use crate::dev::Work;
+use crate::engine::short;
+
+/// `hack/make.sh <bundles>`.
+pub fn make_cmd(bundles: &[String]) -> Vec<String> {
+    let mut cmd = vec!["hack/make.sh".to_string()];
+    cmd.extend(bundles.iter().cloned());
+    cmd
+}
+
+/// The bundles to build: `binary` by default, else each one the fork's `hack/make/` has.
+pub fn bundles(fork: &Fork, requested: &[String]) -> Result<Vec<String>> {
+    if requested.is_empty() {
+        return Ok(vec!["binary".to_string()]);
+    }
+    for b in requested {
+        if !fork.accepts_bundle(b) {
+            bail!(
+                "unknown bundle `{b}`: this fork ({}) accepts {}",
+                fork.era,
+                fork.bundles.join(", ")
+            );
+        }
+    }
+    Ok(requested.to_vec())
+}
+
+/// Run `hack/make.sh <bundles>` as a process group (a signal stops it), recording a successful
+/// `binary` build.
+pub async fn build(w: &Work<'_>, bundles: &[String], out: Output) -> Result<Ran> {
+    let (cx, dev) = (w.cx, w.dev);
+    let cmd = make_cmd(bundles);
+    let records = bundles.iter().any(|b| b == "binary");
+    if records && !build_record::remove(&dev.fork) {
+        w.exec()
+            .script("rm_record", &[build_record::FILE], Output::Discard)
+            .await?;
+    }
+    let source = dev.stamp.as_ref().map(|s| s.source.to_string());
+    cx.ui.status(
+        "Building",
+        format!(
+            "`{}` in {} ({}), fork {} [{}], DOCKER_GITCOMMIT={} ({})",
+            cmd.join(" "),
+            short(&w.ctr.id),
+            dev.spec.image,
+            dev.fork.root,
+            dev.fork.era,
+            dev.commit(),
+            source.unwrap_or_default(),
+        ),
+    );
+    let t = std::time::Instant::now();
+    // Captured output (smoke) shows nothing for a minute: say that it runs.
+    let _progress =
+        (out != Output::Stream).then(|| cx.ui.progress(&format!("for `{}`", cmd.join(" "))));
+    let ran = w.run(&cmd, out).await?;
+    if ran.code == 0 && records {
+        let record = Record {
+            commit: dev.commit().to_string(),
+            version: dev.version(),
+            image: w.ctr.image_id.clone(),
+        };
+        build_record::write(&dev.fork, &record)?;
+    }
+    if ran.code == 0 {
+        cx.ui.step("Finished", &cmd.join(" "), t.elapsed(), "");
+    }
+    Ok(ran)
+}

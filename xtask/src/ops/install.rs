@@ -1,0 +1,101 @@
+//! The last build's binaries onto the dev container's PATH, the way the fork does it
+//! (`KEEPBUNDLE=1 hack/make.sh install-binary`; a plain copy of the daemon bundle where the fork
+//! has no such bundle), skipped when that very build is installed already.
+
+use anyhow::{bail, Result};
+
+use super::{build, build_record};
+use crate::context::exit_code;
+use crate::dev::exec::Output;
+use crate::dev::{Dev, Work};
+
+/// The work lock and the dev container, with a build in the fork: `build` runs `binary` first
+/// (its failure, `Err(exit code)`, ends the task), else a build must be there already.
+pub async fn with_build<'a>(
+    cx: &'a crate::context::Context,
+    dev: &'a Dev,
+    build: bool,
+) -> Result<std::result::Result<Work<'a>, u8>> {
+    if !build {
+        ensure_built(dev)?;
+    }
+    let w = dev.work(cx, false).await?;
+    if build {
+        let ran = build::build(&w, &["binary".to_string()], Output::Stream).await;
+        match ran {
+            Ok(r) if r.code == 0 => {}
+            Ok(r) => {
+                w.finish().await?;
+                return Ok(Err(exit_code(r.code)));
+            }
+            Err(e) => {
+                w.finish().await?;
+                return Err(e);
+            }
+        }
+    }
+    Ok(Ok(w))
+}
+
+/// The fork's daemon bundle dir holding `dockerd`, relative to the root.
+pub fn daemon_dir(dev: &Dev) -> Option<String> {
+    dev.fork
+        .built_daemon_dir(&dev.version())
+        .map(|d| d.to_string())
+}
+
+pub fn ensure_built(dev: &Dev) -> Result<()> {
+    if daemon_dir(dev).is_none() {
+        bail!("no dockerd built in {}/bundles yet: run `cargo xtask binary` first (or `cargo xtask install --build`)", dev.fork.root);
+    }
+    Ok(())
+}
+
+/// Install into the container's PATH; output as `out` says. Errors carry the captured output.
+pub async fn install(w: &Work<'_>, out: Output) -> Result<()> {
+    let dev = w.dev;
+    let exec = w.exec();
+    // The build this install puts in place, as the record names it; the same one twice in a row
+    // (`run` after `run`, `smoke` after `install`) is not copied again.
+    let key = build_record::read(&dev.fork).map(|(r, at)| {
+        let nanos = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{} {} {} {nanos}", r.commit, r.version, r.image)
+    });
+    if let Some(k) = &key {
+        if exec
+            .script("installed_is", &[k], Output::Discard)
+            .await?
+            .code
+            == 0
+        {
+            w.cx.ui
+                .verbose("Skipped", "install: this build is installed already");
+            return Ok(());
+        }
+    }
+    let ran = if dev.fork.accepts_bundle("install-binary") {
+        let cmd = ["env", "KEEPBUNDLE=1", "hack/make.sh", "install-binary"].map(String::from);
+        w.run(&cmd, out).await?
+    } else {
+        let Some(dir) = daemon_dir(dev) else {
+            bail!("no dockerd built: run `cargo xtask binary`")
+        };
+        let inst = &dev.fork.install_dir;
+        let dest = inst.path(crate::dev::host_env::process_env(&inst.prefix_var).as_deref());
+        exec.script("install_copy", &[&dir, &dest], out).await?
+    };
+    if ran.code != 0 {
+        bail!(
+            "install failed (exit {}){}",
+            ran.code,
+            crate::text::tail(&String::from_utf8_lossy(&ran.output), 15)
+        );
+    }
+    if let Some(k) = &key {
+        exec.script("mark_installed", &[k], Output::Discard).await?;
+    }
+    Ok(())
+}

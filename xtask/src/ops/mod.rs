@@ -1,0 +1,9 @@
+//! What tasks share, so that no task calls another: the build, the install, the nested daemon,
+//! the build's summary and record, and the test report.
+
+pub mod build;
+pub mod build_record;
+pub mod daemon;
+pub mod install;
+pub mod summary;
+pub mod test_report;

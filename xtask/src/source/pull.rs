@@ -1,0 +1,222 @@
+//! `bundles/` back from an engine elsewhere: listed in the dev container first, fetched (one
+//! archive) only when something differs, written here as it arrives, symlinks kept, owned by the
+//! fork's owner.
+
+use std::collections::{BTreeMap, HashSet};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+use anyhow::{anyhow, Context as _, Result};
+use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
+use bytes::Bytes;
+use camino::{Utf8Path, Utf8PathBuf};
+use futures_util::StreamExt;
+use hack_compat::Fork;
+
+use super::sync::Target;
+use crate::dev::exec::{Exec, Output};
+
+/// Bring back what changed in the volume's `bundles/`: listed in the dev container first, then
+/// fetched (one archive of `bundles/`) only when something differs; files the engine no longer
+/// has go here too, but for the tool's own records (`.moby-xtask-*`).
+pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()> {
+    let listed = exec
+        .script("bundles_list", &[&t.src_path], Output::Capture)
+        .await?;
+    if listed.code != 0 {
+        return Ok(()); // no bundles/ there
+    }
+    let remote: BTreeMap<String, (char, u64, i64)> = String::from_utf8_lossy(&listed.output)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(4, ' ');
+            let kind = f.next()?.chars().next()?;
+            let size = f.next()?.parse().ok()?;
+            let mtime = f.next()?.split('.').next()?.parse().ok()?;
+            Some((format!("bundles/{}", f.next()?), (kind, size, mtime)))
+        })
+        .collect();
+    let local = local_bundles(&fork.root);
+    let differs = remote
+        .iter()
+        .any(|(p, (kind, size, mtime))| match local.get(p) {
+            Some((k, s, m)) => k != kind || (*kind == 'f' && (s != size || m != mtime)),
+            None => true,
+        });
+    let stale: Vec<&String> = local
+        .keys()
+        .filter(|p| !remote.contains_key(*p) && !is_own_record(p))
+        .collect();
+    for p in &stale {
+        let path = fork.root.join(p);
+        let _ = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir_all(&path));
+    }
+    let (uid, gid) = crate::fork::owner(fork)?;
+    let owned = uid == 0 || !is_root();
+    let records: Vec<Utf8PathBuf> = local
+        .keys()
+        .filter(|p| is_own_record(p))
+        .map(|p| fork.root.join(p))
+        .collect();
+    if differs {
+        fetch(exec, t, fork, local, (!owned).then_some((uid, gid))).await?;
+    }
+    if !owned {
+        // bundles/ itself and the tool's own records, written here, are the owner's too.
+        for p in records.iter().chain([&fork.root.join("bundles")]) {
+            let _ = std::os::unix::fs::lchown(p, Some(uid), Some(gid));
+        }
+    }
+    Ok(())
+}
+
+/// One archive of the volume's `bundles/`, written here as it arrives (the download and the disk
+/// overlap); what is written goes to `owner` when given.
+async fn fetch(
+    exec: &Exec<'_>,
+    t: &Target,
+    fork: &Fork,
+    local: BTreeMap<String, (char, u64, i64)>,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
+    let opts = DownloadFromContainerOptionsBuilder::default()
+        .path(&format!("{}/bundles", t.src_path))
+        .build();
+    let mut stream = exec
+        .engine
+        .docker
+        .download_from_container(&t.container, Some(opts));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let root = fork.root.clone();
+    let reader = Incoming {
+        rx,
+        cur: Bytes::new(),
+    };
+    let unpacker = tokio::task::spawn_blocking(move || unpack(&root, reader, &local, owner));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.context("cannot fetch bundles/ from the engine")?;
+        if tx.send(chunk).await.is_err() {
+            break; // the unpacker stopped: its error says why
+        }
+    }
+    drop(tx);
+    unpacker
+        .await
+        .map_err(|e| anyhow!("unpacking bundles/: {e}"))?
+}
+
+/// The download as a `Read` for the tar reader.
+struct Incoming {
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    cur: Bytes,
+}
+
+impl std::io::Read for Incoming {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(b) => self.cur = b,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur.split_to(n));
+        Ok(n)
+    }
+}
+
+fn is_own_record(p: &str) -> bool {
+    p.rsplit('/')
+        .next()
+        .is_some_and(|n| n.starts_with(".moby-xtask"))
+}
+
+/// `bundles/…` on this machine: kind (`f`, `d`, `l`), size, mtime seconds.
+fn local_bundles(root: &Utf8Path) -> BTreeMap<String, (char, u64, i64)> {
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![root.join("bundles")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = dir.read_dir_utf8() else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path().to_path_buf();
+            let Ok(m) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_string();
+            let kind = if m.file_type().is_symlink() {
+                'l'
+            } else if m.is_dir() {
+                dirs.push(path);
+                'd'
+            } else {
+                'f'
+            };
+            out.insert(rel, (kind, m.len(), m.mtime()));
+        }
+    }
+    out
+}
+
+fn unpack(
+    root: &Utf8Path,
+    archive: impl std::io::Read,
+    local: &BTreeMap<String, (char, u64, i64)>,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
+    let mut tar = tar::Archive::new(archive);
+    tar.set_preserve_mtime(true);
+    tar.set_preserve_permissions(true);
+    tar.set_overwrite(true);
+    let mut written: HashSet<Utf8PathBuf> = HashSet::new();
+    for entry in tar.entries().context("reading bundles/ from the engine")? {
+        let mut entry = entry.context("reading bundles/ from the engine")?;
+        let rel = Utf8PathBuf::from(
+            entry
+                .path()
+                .context("a name in bundles/ that is not UTF-8")?
+                .to_string_lossy()
+                .into_owned(),
+        );
+        if !rel.starts_with("bundles") || rel.components().any(|c| c.as_str() == "..") {
+            continue;
+        }
+        let h = entry.header();
+        let kind = match h.entry_type() {
+            tar::EntryType::Directory => 'd',
+            tar::EntryType::Symlink => 'l',
+            _ => 'f',
+        };
+        let same = local.get(rel.as_str()).is_some_and(|(k, s, m)| {
+            *k == kind
+                && kind == 'f'
+                && h.size().ok() == Some(*s)
+                && h.mtime().ok().map(|t| t as i64) == Some(*m)
+        });
+        if same {
+            continue;
+        }
+        let dest = root.join(&rel);
+        if kind != 'd' {
+            // A symlink or file replacing something else, or a changed file.
+            let _ = std::fs::remove_file(&dest);
+        }
+        entry
+            .unpack_in(root.as_std_path())
+            .with_context(|| format!("cannot write {dest}"))?;
+        written.insert(dest);
+    }
+    if let Some((uid, gid)) = owner {
+        for p in &written {
+            std::os::unix::fs::lchown(p, Some(uid), Some(gid))
+                .with_context(|| format!("cannot give {p} to uid {uid}"))?;
+        }
+    }
+    let _ = std::fs::set_permissions(root.join("bundles"), std::fs::Permissions::from_mode(0o755));
+    Ok(())
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

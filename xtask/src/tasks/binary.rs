@@ -1,0 +1,82 @@
+//! `cargo xtask binary [BUNDLE…]`: `hack/make.sh binary` (or the named bundles) in the fork's dev
+//! container, with `DOCKER_GITCOMMIT` stamped on the host; output streamed; the build's files
+//! handed back to the fork's owner; a summary of what was built. A signal stops the whole build.
+
+use anyhow::{bail, Result};
+use serde_json::json;
+
+use crate::context::{exit_code, Context};
+use crate::dev::profile::{self, Profile};
+use crate::dev::{Dev, Output};
+use crate::flags;
+use crate::ops::build::{self, make_cmd};
+use crate::ops::summary;
+
+impl flags::Binary {
+    pub async fn run(self, cx: &Context) -> Result<u8> {
+        let dev = Dev::open(cx, true)?;
+        let bundles = build::bundles(&dev.fork, &self.bundles)?;
+        if self.dry_run {
+            let line = dev
+                .spec
+                .docker_run_line(&make_cmd(&bundles), &dry_run_privileges(cx).await);
+            cx.ui.result(&line);
+            cx.ui
+                .event(json!({"step": "dry-run", "status": "ok", "command": line}));
+            return Ok(0);
+        }
+        let w = dev.work(cx, self.rm).await?;
+        let result = build::build(&w, &bundles, Output::Stream).await;
+        w.finish().await?;
+        let ran = result?;
+        if ran.code != 0 {
+            cx.ui.error(format!(
+                "`{}` failed with exit code {}",
+                make_cmd(&bundles).join(" "),
+                ran.code
+            ));
+            return Ok(exit_code(ran.code));
+        }
+        let version = dev.version();
+        let artifacts = summary::collect(cx, &dev.fork, &bundles, &version).await?;
+        let builds_binaries = bundles.iter().any(|b| b.contains("binary"));
+        if artifacts.is_empty() && builds_binaries {
+            bail!(
+                "`{}` succeeded but wrote nothing under {}/bundles: check the build's output above",
+                make_cmd(&bundles).join(" "),
+                dev.fork.root
+            );
+        }
+        cx.cancel.check_now().await?;
+        if !summary::print(cx.ui, &dev.fork, &artifacts, &version, dev.commit()) {
+            bail!("an artifact does not match its checksum file: the build output is inconsistent, rebuild it");
+        }
+        Ok(0)
+    }
+}
+
+/// The privilege flags the dev container gets on this engine, when it answers within a moment;
+/// otherwise those of a rootful engine that grants `--privileged`, and a note saying so.
+async fn dry_run_privileges(cx: &Context) -> Vec<String> {
+    let wait = std::time::Duration::from_secs(3);
+    match tokio::time::timeout(wait, cx.engine()).await {
+        Ok(Ok(engine)) => {
+            let mut flags = profile::first_choice(engine).cli_flags();
+            if let Some(mode) = engine.kind.userns_mode() {
+                flags.push(format!("--userns={mode}"));
+            }
+            cx.ui.note(format!(
+                "the line for this engine: {} at {}",
+                engine.kind.describe(),
+                engine.describe_endpoint()
+            ));
+            flags
+        }
+        _ => {
+            cx.ui.note(
+                "no engine answered: the line assumes a rootful Docker engine that grants --privileged",
+            );
+            Profile::Privileged.cli_flags()
+        }
+    }
+}

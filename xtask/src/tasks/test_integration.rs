@@ -1,0 +1,205 @@
+//! `cargo xtask test integration [--run REGEX] [DIR…]`: the integration suites as the fork's
+//! `make test-integration` runs them (`hack/make.sh dynbinary test-integration`, or
+//! `… build-integration-test-binary dynbinary test-integration-cli` up to 17.06), against the
+//! daemon that command builds; `--run` becomes `TEST_FILTER` (or `TESTFLAGS`), the directories
+//! `TEST_INTEGRATION_DIR`. Before the run, the frozen images the suites load instead of pulling
+//! are looked for in the dev image; when some are missing and no registry answers, the tool says
+//! which and where the fork looks, instead of a pull error deep in the suite. Then the same
+//! summary as `test unit`, read from gotestsum's reports (or the era's `test.log`).
+
+use anyhow::{bail, Result};
+use camino::Utf8PathBuf;
+use hack_compat::{Filter, IntegrationTests};
+
+use crate::cancel::DAEMON_STOP;
+use crate::context::Context;
+use crate::dev::{Dev, Output, Work};
+use crate::flags;
+use crate::ops::daemon;
+use crate::ops::test_report::{conclude, summarize, summarize_log};
+
+impl flags::TestIntegration {
+    pub async fn run(self, cx: &Context) -> Result<u8> {
+        let mut dev = Dev::open(cx, true)?;
+        let Some(it) = dev.fork.integration.clone() else {
+            bail!("this fork's Makefile has no test-integration target to follow");
+        };
+        if !self.dirs.is_empty() {
+            let Some(var) = &it.dir_var else {
+                bail!(
+                    "this fork's `{}` runs one suite and takes no directories; select tests with --run",
+                    it.bundle
+                );
+            };
+            let mut dirs = Vec::new();
+            for d in &self.dirs {
+                let rel = d.trim_start_matches("./").trim_end_matches('/');
+                if rel.is_empty() || rel.starts_with('/') || !dev.fork.root.join(rel).is_dir() {
+                    bail!(
+                        "{d}: not a directory of the fork ({}); name one relative to its root, e.g. integration/system",
+                        dev.fork.root
+                    );
+                }
+                dirs.push(format!("./{rel}"));
+            }
+            if let Some(skip) = &it.skip_cli_var {
+                if !dirs.iter().any(|d| d == "./integration-cli") {
+                    dev.spec.set_env(skip, "1".into());
+                }
+            }
+            dev.spec.set_env(var, dirs.join(" "));
+        }
+        if let Some(re) = &self.run {
+            match it.filter {
+                // hack/make/ greps `func .*${TEST_FILTER}.*(` for the suites to build: an
+                // anchor there matches no function, and nothing would run.
+                Filter::TestFilter if re.contains(['^', '$']) => bail!(
+                    "--run {re}: this fork finds the suites by grepping `func .*REGEX.*(`, where \
+                     ^ and $ match nothing; leave the anchors out (e.g. --run {})",
+                    re.replace(['^', '$'], "")
+                ),
+                Filter::TestFilter => dev.spec.set_env("TEST_FILTER", re.clone()),
+                Filter::TestFlags(flag) => dev.spec.set_env("TESTFLAGS", format!("{flag} {re}")),
+            }
+        }
+        let w = dev.work(cx, false).await?;
+        let ran = suites(&w, &it).await;
+        w.finish().await?;
+        ran
+    }
+}
+
+/// The frozen images checked, a daemon left up stopped, then the suites and their summary.
+async fn suites(w: &Work<'_>, it: &IntegrationTests) -> Result<u8> {
+    let (cx, dev) = (w.cx, w.dev);
+    {
+        check_frozen(w, it).await?;
+        // The suites use a daemon that already answers in the container (one `run` or
+        // `smoke --keep-running` left up, of an older build) instead of starting the new one.
+        daemon::stop(&w.exec(), cx.cancel.limit(DAEMON_STOP)).await?;
+
+        let version = dev.version();
+        let out = dev
+            .fork
+            .bundle_outputs(&it.bundle, &version)
+            .into_iter()
+            .next()
+            .map(|o| dev.fork.root.join(o.dir))
+            .unwrap_or_else(|| dev.fork.root.join("bundles").join(&it.bundle));
+        for old in reports(&out) {
+            let _ = std::fs::remove_file(old);
+        }
+        let _ = std::fs::remove_file(out.join(hack_compat::TEST_LOG));
+        let cmd = it.command.join(" ");
+        cx.ui
+            .status("Testing", format!("`{cmd}` in {}", dev.fork.root));
+        let t = std::time::Instant::now();
+        let code = w.run(&it.command, Output::Stream).await?.code;
+        let json = reports(&out)
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let summary = if !json.is_empty() {
+            Some(summarize(&json))
+        } else {
+            std::fs::read_to_string(out.join(hack_compat::TEST_LOG))
+                .ok()
+                .map(|log| summarize_log(&log))
+        };
+        let secs = t.elapsed().as_secs_f64();
+        Ok(conclude(cx, "test integration", &cmd, summary, code, secs))
+    }
+}
+
+/// gotestsum's per-suite reports in the bundle's directory (`*-go-test-report.json`).
+fn reports(dir: &Utf8PathBuf) -> Vec<Utf8PathBuf> {
+    let Ok(entries) = dir.read_dir_utf8() else {
+        return Vec::new();
+    };
+    let mut found: Vec<Utf8PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.into_path())
+        .filter(|p| p.as_str().ends_with("go-test-report.json"))
+        .collect();
+    found.sort();
+    found
+}
+
+/// The frozen images the Dockerfile downloads must be in the directory the suites load them
+/// from, or the suites pull them. Missing ones with no registry in reach: an error naming them.
+async fn check_frozen(w: &Work<'_>, it: &IntegrationTests) -> Result<()> {
+    let cx = w.cx;
+    let Some(dir) = &it.frozen_dir else {
+        return Ok(());
+    };
+    let listed = w
+        .exec()
+        .script("frozen_list", &[dir], Output::Capture)
+        .await?
+        .text();
+    let present = saved_tags(&listed);
+    let missing: Vec<&String> = it
+        .frozen_images
+        .iter()
+        .filter(|i| !present.contains(i))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names = missing
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if registry_answers().await {
+        cx.ui.warn(format!(
+            "{dir} in the dev image lacks {names}: the suites will pull them"
+        ));
+        return Ok(());
+    }
+    bail!(
+        "the integration suites need the images {names} in {dir} of the dev image (the fork's \
+         Dockerfile downloads them with contrib/download-frozen-image-v2.sh), and no registry \
+         answers to pull them; put them there with `docker save {names} | tar -x -C <dir>` in \
+         an image of your own (then --image), or build the dev image where Docker Hub is reachable"
+    )
+}
+
+/// The `RepoTags` of a `docker save` index.
+fn saved_tags(manifest: &str) -> Vec<String> {
+    let Ok(serde_json::Value::Array(items)) = serde_json::from_str(manifest) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|i| i.get("RepoTags")?.as_array().cloned())
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Whether Docker Hub's registry takes a connection from here within 3 s.
+async fn registry_answers() -> bool {
+    let connect = tokio::net::TcpStream::connect("registry-1.docker.io:443");
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(3), connect).await,
+        Ok(Ok(_))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_of_a_saved_index() {
+        let m = r#"[{"Config":"a.json","RepoTags":["busybox:latest","busybox:glibc"],"Layers":[]},{"RepoTags":["hello-world:latest"]}]"#;
+        assert_eq!(
+            saved_tags(m),
+            ["busybox:latest", "busybox:glibc", "hello-world:latest"]
+        );
+        assert!(saved_tags("").is_empty());
+        assert!(saved_tags("cat: no such file").is_empty());
+    }
+}
