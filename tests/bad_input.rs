@@ -5,10 +5,12 @@
 
 use std::process::Command;
 
+use anyhow::{ensure, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use tests::{copy_tree, text, workspace_root, xtask_bin, Scratch};
+use tests::{copy_tree, fixture_fork, text, Scratch, Steps, Xtask, NO_DAEMON};
 
-const NO_DAEMON: &str = "unix:///nonexistent/docker.sock";
+/// The rows of [`cases`]: all of them must run, each once (a row added or removed changes this).
+const CASES: usize = 71;
 
 /// One bad input: the arguments (`{fork}` stands for the case's fork), its environment, how its
 /// fork is prepared, the exit code and a phrase of the message.
@@ -162,7 +164,7 @@ fn cases() -> Vec<Case> {
         with_setup(case("config is a directory", BIN, 1, ".moby-xtask.toml"),
             Setup::E4With(|f| std::fs::create_dir_all(f.join(".moby-xtask.toml")).unwrap())),
         // Which daemon.
-        case("no daemon at the socket", &["--fork", "{fork}", "binary", "--commit", "abc"], 1, NO_DAEMON),
+        case("no daemon at the socket", &["--fork", "{fork}", "binary", "--commit", "abc"], 1, NO_DAEMON.1),
         with_env(case("refused tcp endpoint", &["--fork", "{fork}", "binary", "--commit", "abc"], 1, "tcp://127.0.0.1:1"),
             &[("DOCKER_HOST", "tcp://127.0.0.1:1")]),
         with_env(case("unknown endpoint scheme", &["--fork", "{fork}", "binary", "--commit", "abc"], 1, "scheme this tool does not know"),
@@ -177,11 +179,11 @@ fn cases() -> Vec<Case> {
             &[("DOCKER_HOST", "tcp://127.0.0.1:2376"), ("DOCKER_TLS", "1"), ("DOCKER_CERT_PATH", "/nonexistent/certs")]),
         with_env(case("unknown docker context", &["--fork", "{fork}", "binary", "--commit", "abc"], 1, "docker context `nosuch` not found"),
             &[("DOCKER_HOST", ""), ("DOCKER_CONTEXT", "nosuch"), ("DOCKER_CONFIG", "/nonexistent/docker-config")]),
-        case("no daemon for shell", &["--fork", "{fork}", "shell", "--commit", "abc", "--", "true"], 1, NO_DAEMON),
-        case("no daemon for install", &["--fork", "{fork}", "install", "--build", "--commit", "abc"], 1, NO_DAEMON),
-        case("no daemon for smoke", &["--fork", "{fork}", "smoke", "--commit", "abc"], 1, NO_DAEMON),
-        case("no daemon for image", &["--fork", "{fork}", "image"], 1, NO_DAEMON),
-        case("no daemon for down", &["--fork", "{fork}", "down"], 1, NO_DAEMON),
+        case("no daemon for shell", &["--fork", "{fork}", "shell", "--commit", "abc", "--", "true"], 1, NO_DAEMON.1),
+        case("no daemon for install", &["--fork", "{fork}", "install", "--build", "--commit", "abc"], 1, NO_DAEMON.1),
+        case("no daemon for smoke", &["--fork", "{fork}", "smoke", "--commit", "abc"], 1, NO_DAEMON.1),
+        case("no daemon for image", &["--fork", "{fork}", "image"], 1, NO_DAEMON.1),
+        case("no daemon for down", &["--fork", "{fork}", "down"], 1, NO_DAEMON.1),
         // What to build and install.
         case("unknown bundle", &["--fork", "{fork}", "binary", "--dry-run", "--commit", "abc", "bogus"], 1, "unknown bundle `bogus`"),
         case("bundle as a path", &["--fork", "{fork}", "binary", "--dry-run", "--commit", "abc", "../../bin/sh"], 1, "unknown bundle"),
@@ -204,19 +206,14 @@ fn cases() -> Vec<Case> {
 
 fn prepare(s: &Scratch, setup: Setup) -> Utf8PathBuf {
     let fork = s.dir.join("fork");
-    let fixture = |era: &str| {
-        workspace_root()
-            .join("hack-compat/tests/fixtures")
-            .join(era)
-    };
     match setup {
-        Setup::E4 => copy_tree(&fixture("e4"), &fork).unwrap(),
+        Setup::E4 => copy_tree(&fixture_fork("e4"), &fork).unwrap(),
         Setup::E4With(f) => {
-            copy_tree(&fixture("e4"), &fork).unwrap();
+            copy_tree(&fixture_fork("e4"), &fork).unwrap();
             f(&fork);
         }
         Setup::E1With(f) => {
-            copy_tree(&fixture("e1"), &fork).unwrap();
+            copy_tree(&fixture_fork("e1"), &fork).unwrap();
             f(&fork);
         }
         Setup::Empty => std::fs::create_dir_all(&fork).unwrap(),
@@ -224,56 +221,55 @@ fn prepare(s: &Scratch, setup: Setup) -> Utf8PathBuf {
     fork
 }
 
+/// One case, run: what is wrong with how it was handled, if anything.
+fn run(i: usize, c: &Case) -> Result<()> {
+    let s = Scratch::new(&format!("bad-{i}"));
+    let fork = prepare(&s, c.setup);
+    let args: Vec<String> = c
+        .args
+        .iter()
+        .map(|a| a.replace("{fork}", fork.as_str()))
+        .collect();
+    let out = Xtask::new(&args)
+        .no_daemon()
+        .env("RUST_BACKTRACE", "1")
+        .envs(c.env)
+        .output();
+    let err = text(&out.stderr);
+    let mut wrong = Vec::new();
+    if out.status.code() != Some(c.code) {
+        wrong.push(format!("exit {:?}, expected {}", out.status.code(), c.code));
+    }
+    if !err.contains(c.needle) {
+        wrong.push(format!("stderr lacks {:?}", c.needle));
+    }
+    if err.contains("panicked") || err.contains("stack backtrace") {
+        wrong.push("panicked".to_string());
+    }
+    // Our own errors are a line or two; clap's usage errors (exit 2) carry usage lines.
+    if c.code == 1 && err.lines().count() > 3 {
+        wrong.push(format!("{} lines of stderr", err.lines().count()));
+    }
+    ensure!(wrong.is_empty(), "{}\n  stderr: {err}", wrong.join("; "));
+    Ok(())
+}
+
 #[test]
 fn every_bad_input_is_one_clear_error() {
     let cases = cases();
-    assert!(cases.len() >= 60, "{} cases", cases.len());
-    let mut failures = Vec::new();
+    assert_eq!(cases.len(), CASES, "the table has {} rows", cases.len());
+    let mut names: Vec<&str> = cases.iter().map(|c| c.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), cases.len(), "two rows share a name");
+    let mut steps = Steps::new("bad inputs");
     for (i, c) in cases.iter().enumerate() {
-        let s = Scratch::new(&format!("bad-{i}"));
-        let fork = prepare(&s, c.setup);
-        let args: Vec<String> = c
-            .args
-            .iter()
-            .map(|a| a.replace("{fork}", fork.as_str()))
-            .collect();
-        let mut cmd = Command::new(xtask_bin());
-        cmd.args(&args)
-            .env("DOCKER_HOST", NO_DAEMON)
-            .env_remove("DOCKER_GITCOMMIT")
-            .env_remove("MOBY_XTASK_IMAGE")
-            .env_remove("CARGO_TERM_QUIET")
-            .env_remove("CARGO_TERM_VERBOSE")
-            .env("RUST_BACKTRACE", "1");
-        for (k, v) in c.env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().unwrap();
-        let err = text(&out.stderr);
-        let mut wrong = Vec::new();
-        if out.status.code() != Some(c.code) {
-            wrong.push(format!("exit {:?}, expected {}", out.status.code(), c.code));
-        }
-        if !err.contains(c.needle) {
-            wrong.push(format!("stderr lacks {:?}", c.needle));
-        }
-        if err.contains("panicked") || err.contains("stack backtrace") {
-            wrong.push("panicked".to_string());
-        }
-        // Our own errors are a line or two; clap's usage errors (exit 2) carry usage lines.
-        if c.code == 1 && err.lines().count() > 3 {
-            wrong.push(format!("{} lines of stderr", err.lines().count()));
-        }
-        if !wrong.is_empty() {
-            failures.push(format!("{}: {}\n  stderr: {err}", c.name, wrong.join("; ")));
-        }
+        steps.step(c.name, || run(i, c));
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} bad inputs mishandled:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    // Every row ran, as a step of its own: none skipped, none run twice.
+    assert_eq!(steps.len(), cases.len(), "rows run");
+    let passed = steps.passed();
+    steps.finish();
+    assert_eq!(passed, CASES);
     println!("{} bad inputs: all one clear error, 0 panics", cases.len());
 }

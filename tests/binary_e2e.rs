@@ -7,18 +7,14 @@ use std::process::{Command, Stdio};
 
 use anyhow::{ensure, Context, Result};
 use camino::Utf8Path;
-use tests::{
-    debian_2010_tree, dev_image_2010, e2e_enabled, text, xtask, xtask_bin, GitFork, Scratch,
-};
+use tests::{debian_2010_tree, dev_image_2010, text, xtask, GitFork, Scratch, Xtask};
 use xshell::cmd;
 
 const OWNER: u32 = 1000;
 
 #[test]
 fn binary_builds_debian_moby_20_10_24() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let image = dev_image_2010()?;
     let tree = debian_2010_tree()?;
 
@@ -140,13 +136,12 @@ fn assert_owned_by(dir: &Utf8Path, uid: u32) -> Result<()> {
 }
 
 fn interrupt_one_shot(fork: &Utf8Path, image: &str, env: &[(&str, &str)]) -> Result<()> {
-    let mut c = Command::new(xtask_bin());
-    c.args(["--fork", fork.as_str(), "--image", image, "binary", "--rm"])
-        .env_remove("DOCKER_GITCOMMIT");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+    let mut child = Xtask::new(["--fork", fork.as_str(), "--image", image, "binary", "--rm"])
+        .envs(env)
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
     let stderr = child.stderr.take().context("stderr")?;
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
     // Wait until the build runs in the container, then interrupt as a terminal would.

@@ -2,7 +2,7 @@
 //! stdout line, completions, `--quiet`, the fork found from inside it, paths and permissions a
 //! user's fork may have, and `doctor` naming what is missing.
 
-use tests::{e4_copy, e4_fixture, text, workspace_root, xtask, Scratch, NO_DAEMON};
+use tests::{e4_copy, e4_fixture, fixture_fork, text, xtask, Scratch, NO_DAEMON};
 
 #[test]
 fn help_starts_with_cargo_xtask_usage_and_lists_output_options() {
@@ -104,7 +104,7 @@ fn completions_complete_the_tasks() {
 
 #[test]
 fn fork_is_found_from_a_directory_inside_it() {
-    let inside = workspace_root().join("hack-compat/tests/fixtures/e4/hack/make");
+    let inside = fixture_fork("e4").join("hack/make");
     let out = xtask(
         &[
             "--fork",
@@ -145,18 +145,14 @@ fn quiet_hides_status_and_keeps_results() {
 
 #[test]
 fn a_fork_the_user_cannot_read_says_so() {
-    if !std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| text(&o.stdout).trim() == "0")
-    {
-        tests::skipped("needs root to make a fork another user cannot read");
+    if !tests::as_root("needs root to make a fork another user cannot read") {
         return;
     }
     let (s, fork) = e4_copy("unreadable");
     std::fs::set_permissions(&fork, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let _ = std::fs::set_permissions(&s.dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
-    let out = std::process::Command::new("setpriv")
+    let mut setpriv = std::process::Command::new("setpriv");
+    let out = tests::strip_env(&mut setpriv)
         .args(["--reuid=1000", "--regid=1000", "--clear-groups"])
         .arg(tests::xtask_bin())
         .args([
@@ -182,11 +178,7 @@ fn a_fork_the_user_cannot_read_says_so() {
 fn a_fork_path_with_a_colon_is_mounted_with_mount_syntax() {
     let s = Scratch::new("colon");
     let fork = s.dir.join("my:fork");
-    tests::copy_tree(
-        &workspace_root().join("hack-compat/tests/fixtures/e4"),
-        &fork,
-    )
-    .unwrap();
+    tests::copy_tree(&fixture_fork("e4"), &fork).unwrap();
     let out = xtask(
         &[
             "--fork",

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use tests::{containers_with_role, dev_image_2010, e2e_enabled, text, GitFork, Running, Scratch};
+use tests::{containers_with_role, dev_image_2010, text, GitFork, Running, Scratch, Steps};
 
 const OWNER: u32 = 1000;
 const LONG: Duration = Duration::from_secs(900);
@@ -31,60 +31,70 @@ fn ok(run: Running, what: &str) -> Result<String> {
 
 #[test]
 fn two_terminals_on_one_fork() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let image = dev_image_2010()?;
     let s = Scratch::new("e2e-concurrent");
     let g = GitFork::new(&s, OWNER)?;
-    let mut passed = 0;
+    let mut steps = Steps::new("concurrency");
 
-    // Two first uses at once: one container, both work.
-    let a = spawn(&g, image, &["shell", "--", "true"], &[])?;
-    let b = spawn(&g, image, &["shell", "--", "true"], &[])?;
-    ok(a, "first shell")?;
-    ok(b, "second shell")?;
-    let dev = containers_with_role(&g.fork, "dev");
-    ensure!(dev.len() == 1, "two first uses made {dev:?}");
-    passed += 1;
+    steps.step("two first uses at once: one container, both work", || {
+        let a = spawn(&g, image, &["shell", "--", "true"], &[])?;
+        let b = spawn(&g, image, &["shell", "--", "true"], &[])?;
+        ok(a, "first shell")?;
+        ok(b, "second shell")?;
+        let dev = containers_with_role(&g.fork, "dev");
+        ensure!(dev.len() == 1, "two first uses made {dev:?}");
+        Ok(())
+    });
 
-    // Two builds: the second waits for the first, saying whom it waits for; both succeed.
-    let a = spawn(&g, image, &["binary"], &[])?;
-    let b = spawn(&g, image, &["binary"], &[])?;
-    let (oa, ob) = (ok(a, "first binary")?, ok(b, "second binary")?);
-    ensure!(
-        oa.contains("Blocking") || ob.contains("Blocking"),
-        "neither build waited:\n{oa}\n---\n{ob}"
+    steps.step(
+        "two builds: the second waits for the first, saying whom it waits for; both succeed",
+        || {
+            let a = spawn(&g, image, &["binary"], &[])?;
+            let b = spawn(&g, image, &["binary"], &[])?;
+            let (oa, ob) = (ok(a, "first binary")?, ok(b, "second binary")?);
+            ensure!(
+                oa.contains("Blocking") || ob.contains("Blocking"),
+                "neither build waited:\n{oa}\n---\n{ob}"
+            );
+            let head = &g.head_short;
+            ensure!(
+                oa.contains(&format!("commit {head}")) && ob.contains(&format!("commit {head}"))
+            );
+            Ok(())
+        },
     );
-    let head = &g.head_short;
-    ensure!(oa.contains(&format!("commit {head}")) && ob.contains(&format!("commit {head}")));
-    passed += 1;
 
-    // Two smokes: both pass, neither stops the other's daemon.
-    let a = spawn(&g, image, &["smoke"], &[])?;
-    let b = spawn(&g, image, &["smoke"], &[])?;
-    let (oa, ob) = (ok(a, "first smoke")?, ok(b, "second smoke")?);
-    ensure!(
-        oa.contains("smoke: PASS") && ob.contains("smoke: PASS"),
-        "{oa}\n---\n{ob}"
+    steps.step(
+        "two smokes: both pass, neither stops the other's daemon",
+        || {
+            let a = spawn(&g, image, &["smoke"], &[])?;
+            let b = spawn(&g, image, &["smoke"], &[])?;
+            let (oa, ob) = (ok(a, "first smoke")?, ok(b, "second smoke")?);
+            ensure!(
+                oa.contains("smoke: PASS") && ob.contains("smoke: PASS"),
+                "{oa}\n---\n{ob}"
+            );
+            Ok(())
+        },
     );
-    passed += 1;
 
-    // A shell next to a build never waits for it.
-    let mut build = spawn(&g, image, &["binary"], &[("BUILDFLAGS", "-a")])?;
-    build.wait_for("Building", LONG)?;
-    let sh = spawn(&g, image, &["shell", "--", "echo", "beside"], &[])?;
-    let out = ok(sh, "shell during binary")?;
-    ensure!(out.contains("beside"), "{out}");
-    ensure!(
-        !build.ended()?,
-        "the build ended before the shell: nothing shown"
-    );
-    build.signal("INT")?;
-    let (code, _) = build.finish(Duration::from_secs(60))?;
-    ensure!(code == Some(130), "interrupted build: {code:?}");
-    passed += 1;
-    println!("concurrency: {passed}/4");
+    steps.step("a shell next to a build never waits for it", || {
+        let mut build = spawn(&g, image, &["binary"], &[("BUILDFLAGS", "-a")])?;
+        build.wait_for("Building", LONG)?;
+        let sh = spawn(&g, image, &["shell", "--", "echo", "beside"], &[])?;
+        let out = ok(sh, "shell during binary")?;
+        ensure!(out.contains("beside"), "{out}");
+        ensure!(
+            !build.ended()?,
+            "the build ended before the shell: nothing shown"
+        );
+        build.signal("INT")?;
+        let (code, _) = build.finish(Duration::from_secs(60))?;
+        ensure!(code == Some(130), "interrupted build: {code:?}");
+        Ok(())
+    });
+    steps.finish();
     Ok(())
 }
 
@@ -163,99 +173,113 @@ fn build_processes(fork: &camino::Utf8Path) -> Result<String> {
 
 #[test]
 fn faults_mid_build() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let image = dev_image_2010()?;
     let s = Scratch::new("e2e-faults");
     let g = GitFork::new(&s, OWNER)?;
     let slow = [("BUILDFLAGS", "-a")];
-    let mut passed = 0;
+    let mut steps = Steps::new("faults");
     let shell_works = |what: &str| -> Result<()> {
         ok(spawn(&g, image, &["shell", "--", "true"], &[])?, what).map(drop)
     };
 
-    // The dev container killed, then removed, mid-build: the cause first, then the way on.
+    // The cause first, then the way on.
     for (how, says) in [
         ("kill", "stopped while the command ran"),
         ("rm", "was removed while"),
     ] {
-        let mut run = spawn(&g, image, &["binary"], &slow)?;
-        run.wait_for("Building", LONG)?;
-        std::thread::sleep(Duration::from_secs(3));
-        let ctr = containers_with_role(&g.fork, "dev").join(" ");
-        let args: Vec<&str> = match how {
-            "kill" => vec!["kill", &ctr],
-            _ => vec!["rm", "-fv", &ctr],
-        };
-        Command::new("docker").args(&args).output()?;
-        let (code, out) = run.finish(Duration::from_secs(120))?;
-        ensure!(
-            code == Some(1) && out.contains(says),
-            "docker {how}: {code:?}\n{out}"
-        );
-        ensure!(!out.contains("panicked"), "{out}");
-        shell_works(&format!("shell after docker {how}"))?;
-        passed += 1;
+        steps.step(format!("the dev container: docker {how} mid-build"), || {
+            let mut run = spawn(&g, image, &["binary"], &slow)?;
+            run.wait_for("Building", LONG)?;
+            std::thread::sleep(Duration::from_secs(3));
+            let ctr = containers_with_role(&g.fork, "dev").join(" ");
+            let args: Vec<&str> = match how {
+                "kill" => vec!["kill", &ctr],
+                _ => vec!["rm", "-fv", &ctr],
+            };
+            Command::new("docker").args(&args).output()?;
+            let (code, out) = run.finish(Duration::from_secs(120))?;
+            ensure!(
+                code == Some(1) && out.contains(says),
+                "docker {how}: {code:?}\n{out}"
+            );
+            ensure!(!out.contains("panicked"), "{out}");
+            shell_works(&format!("shell after docker {how}"))?;
+            Ok(())
+        });
     }
 
-    // The fork cloned again at the same path: the old container's mount is stale; replaced.
-    let moved = s.dir.join("fork.old");
-    std::fs::rename(&g.fork, &moved)?;
-    tests::copy_tree(&moved, &g.fork)?;
-    let out = ok(
-        spawn(&g, image, &["shell", "--", "ls", "Makefile"], &[])?,
-        "after re-clone",
-    )?;
-    ensure!(
-        out.contains("fork directory was replaced") && out.contains("Makefile"),
-        "{out}"
+    steps.step(
+        "the fork cloned again at the same path: the stale container replaced",
+        || {
+            let moved = s.dir.join("fork.old");
+            std::fs::rename(&g.fork, &moved)?;
+            tests::copy_tree(&moved, &g.fork)?;
+            let out = ok(
+                spawn(&g, image, &["shell", "--", "ls", "Makefile"], &[])?,
+                "after re-clone",
+            )?;
+            ensure!(
+                out.contains("fork directory was replaced") && out.contains("Makefile"),
+                "{out}"
+            );
+            Ok(())
+        },
     );
-    passed += 1;
 
-    // A read-only bundles/: the build fails with the file system's word, no panic, exit non-zero.
-    let bundles = g.fork.join("bundles");
-    std::fs::create_dir_all(&bundles)?;
-    let st = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "ro", "tmpfs", bundles.as_str()])
-        .status()?;
-    ensure!(st.success(), "mount a read-only tmpfs on bundles/");
-    let (code, out) = spawn(&g, image, &["binary"], &[])?.finish(LONG)?;
-    let _ = Command::new("umount").arg(bundles.as_str()).status();
-    ensure!(
-        code != Some(0) && code.is_some(),
-        "read-only bundles: {code:?}\n{out}"
+    steps.step(
+        "a read-only bundles/: the file system's word, no panic, exit non-zero",
+        || {
+            let bundles = g.fork.join("bundles");
+            std::fs::create_dir_all(&bundles)?;
+            let st = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", "ro", "tmpfs", bundles.as_str()])
+                .status()?;
+            ensure!(st.success(), "mount a read-only tmpfs on bundles/");
+            let ran = spawn(&g, image, &["binary"], &[]).and_then(|run| run.finish(LONG));
+            // Unmounted whatever happened: the next steps build there.
+            let _ = Command::new("umount").arg(bundles.as_str()).status();
+            let (code, out) = ran?;
+            ensure!(
+                code != Some(0) && code.is_some(),
+                "read-only bundles: {code:?}\n{out}"
+            );
+            ensure!(
+                out.contains("Read-only file system") && !out.contains("panicked"),
+                "{out}"
+            );
+            Ok(())
+        },
     );
-    ensure!(
-        out.contains("Read-only file system") && !out.contains("panicked"),
-        "{out}"
-    );
-    passed += 1;
 
-    // The daemon connection cut mid-build: said so; the next command stops the orphaned build.
-    let proxy = Proxy::start()?;
-    let host = format!("tcp://127.0.0.1:{}", proxy.port);
-    let mut run = spawn(
-        &g,
-        image,
-        &["binary"],
-        &[("BUILDFLAGS", "-a"), ("DOCKER_HOST", &host)],
-    )?;
-    run.wait_for("Building", LONG)?;
-    std::thread::sleep(Duration::from_secs(3));
-    proxy.cut();
-    let (code, out) = run.finish(Duration::from_secs(120))?;
-    ensure!(
-        code == Some(1) && out.contains("Docker daemon"),
-        "connection cut: {code:?}\n{out}"
+    steps.step(
+        "the daemon connection cut mid-build: said so; the next command stops the orphaned build",
+        || {
+            let proxy = Proxy::start()?;
+            let host = format!("tcp://127.0.0.1:{}", proxy.port);
+            let mut run = spawn(
+                &g,
+                image,
+                &["binary"],
+                &[("BUILDFLAGS", "-a"), ("DOCKER_HOST", &host)],
+            )?;
+            run.wait_for("Building", LONG)?;
+            std::thread::sleep(Duration::from_secs(3));
+            proxy.cut();
+            let (code, out) = run.finish(Duration::from_secs(120))?;
+            ensure!(
+                code == Some(1) && out.contains("Docker daemon"),
+                "connection cut: {code:?}\n{out}"
+            );
+            let out = ok(spawn(&g, image, &["binary"], &[])?, "binary after the cut")?;
+            ensure!(
+                out.contains("Stopped"),
+                "the orphaned build was not stopped:\n{out}"
+            );
+            ensure!(build_processes(&g.fork)?.is_empty(), "build processes left");
+            Ok(())
+        },
     );
-    let out = ok(spawn(&g, image, &["binary"], &[])?, "binary after the cut")?;
-    ensure!(
-        out.contains("Stopped"),
-        "the orphaned build was not stopped:\n{out}"
-    );
-    ensure!(build_processes(&g.fork)?.is_empty(), "build processes left");
-    passed += 1;
-    println!("faults: {passed}/5");
+    steps.finish();
     Ok(())
 }

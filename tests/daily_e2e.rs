@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use tests::{
-    containers_with_role, dev_image_2010, e2e_enabled, test_summary, text, GitFork, Running,
-    Scratch,
+    containers_with_role, dev_image_2010, test_summary, text, GitFork, Running, Scratch, Steps,
 };
 use xshell::cmd;
 
@@ -18,9 +17,7 @@ const OWNER: u32 = 1000;
 
 #[test]
 fn validate_clean_and_doctor_on_debian_moby_20_10_24() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let image = dev_image_2010()?;
     let s = Scratch::new("e2e-daily");
     let g = GitFork::new(&s, OWNER)?;
@@ -33,146 +30,169 @@ fn validate_clean_and_doctor_on_debian_moby_20_10_24() -> Result<()> {
     .run()?;
     cmd!(sh, "git update-ref refs/remotes/upstream/master HEAD").run()?;
     cmd!(sh, "git checkout -q -b my-change").run()?;
+    let mut steps = Steps::new("daily loop");
 
-    // validate: two named checks, offline, against upstream/master.
-    let out = g.xtask(image, &["validate", "dco", "pkg-imports"], &[]);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    ensure!(out.status.success(), "validate:\n{stdout}\n{stderr}");
-    ensure!(
-        stderr.contains("comparing with upstream/master"),
-        "{stderr}"
+    steps.step(
+        "validate: two named checks, offline, against upstream/master",
+        || {
+            let out = g.xtask(image, &["validate", "dco", "pkg-imports"], &[]);
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            ensure!(out.status.success(), "validate:\n{stdout}\n{stderr}");
+            ensure!(
+                stderr.contains("comparing with upstream/master"),
+                "{stderr}"
+            );
+            ensure!(
+                stdout.lines().any(|l| l == "2 passed, 0 failed"),
+                "{stdout}"
+            );
+            Ok(())
+        },
     );
-    ensure!(
-        stdout.lines().any(|l| l == "2 passed, 0 failed"),
-        "{stdout}"
-    );
-    let out = g.xtask(image, &["validate", "no-such-check"], &[]);
-    let err = text(&out.stderr);
-    ensure!(
-        out.status.code() == Some(1)
-            && err.contains("unknown check `no-such-check`")
-            && err.contains("pkg-imports"),
-        "{err}"
+    steps.step("validate: an unknown check, named with the fork's", || {
+        let out = g.xtask(image, &["validate", "no-such-check"], &[]);
+        let err = text(&out.stderr);
+        ensure!(
+            out.status.code() == Some(1)
+                && err.contains("unknown check `no-such-check`")
+                && err.contains("pkg-imports"),
+            "{err}"
+        );
+        Ok(())
+    });
+
+    // The daemon here may refuse --privileged: a warning.
+    steps.step("doctor on this set-up fork: no problem", || {
+        let out = g.xtask(image, &["doctor"], &[]);
+        let stdout = text(&out.stdout);
+        ensure!(
+            out.status.success(),
+            "doctor:\n{stdout}\n{}",
+            text(&out.stderr)
+        );
+        for ok in [
+            "git user.name is t",
+            "remote upstream is https://github.com/moby/moby.git",
+            "on branch my-change",
+            "dev image moby-xtask-test/dev:bookworm-20.10-v3 is present",
+        ] {
+            ensure!(stdout.contains(ok), "{ok} not in:\n{stdout}");
+        }
+        Ok(())
+    });
+
+    steps.step("binary, for run", || {
+        let out = g.xtask(image, &["binary"], &[]);
+        ensure!(out.status.success(), "binary: {}", text(&out.stderr));
+        Ok(())
+    });
+    steps.step(
+        "run: the built daemon in the foreground, reached from the host, stopped by Ctrl-C",
+        || {
+            let args = ["--fork", g.fork.as_str(), "--image", image, "run"];
+            let mut run = Running::spawn(&args, &[("HOME", g.home.as_str())])?;
+            run.wait_for(
+                "dockerd is up: export DOCKER_HOST=",
+                Duration::from_secs(120),
+            )?;
+            let socket = format!("unix://{}/bundles/xtask-run/docker.sock", g.fork);
+            let v = Command::new("docker")
+                .args([
+                    "-H",
+                    &socket,
+                    "version",
+                    "--format",
+                    "{{.Server.GitCommit}}",
+                ])
+                .output()?;
+            ensure!(
+                text(&v.stdout).trim() == g.head_short,
+                "host docker version: {v:?}"
+            );
+            run.signal("INT")?;
+            let (code, out) = run.finish(Duration::from_secs(60))?;
+            ensure!(code == Some(130), "run after Ctrl-C: {code:?}\n{out}");
+            let ctr = containers_with_role(&g.fork, "dev").join(" ");
+            let ps = Command::new("docker")
+                .args(["exec", &ctr, "ps", "-eo", "args"])
+                .output()?;
+            ensure!(
+                !text(&ps.stdout).contains("dockerd"),
+                "dockerd left: {}",
+                text(&ps.stdout)
+            );
+            Ok(())
+        },
     );
 
-    // doctor on this set-up fork: no problem (the daemon here may refuse --privileged: a warning).
-    let out = g.xtask(image, &["doctor"], &[]);
-    let stdout = text(&out.stdout);
-    ensure!(
-        out.status.success(),
-        "doctor:\n{stdout}\n{}",
-        text(&out.stderr)
+    steps.step(
+        "clean: root-owned bundles/ and the dev container go; another fork's container and the cache volume it uses stay",
+        || {
+            let out = g.xtask(
+                image,
+                &[
+                    "shell",
+                    "--",
+                    "sh",
+                    "-c",
+                    "mkdir -p bundles/x && head -c 1048576 /dev/zero > bundles/x/f",
+                ],
+                &[],
+            );
+            ensure!(out.status.success(), "{}", text(&out.stderr));
+            let other = Scratch::new("e2e-daily-other");
+            let h = GitFork::new(&other, OWNER)?;
+            let out = h.xtask(image, &["shell", "--", "true"], &[]);
+            ensure!(out.status.success(), "{}", text(&out.stderr));
+            let out = g.xtask(image, &["clean", "--all"], &[]);
+            let stdout = text(&out.stdout);
+            ensure!(
+                out.status.success(),
+                "clean:\n{stdout}\n{}",
+                text(&out.stderr)
+            );
+            ensure!(
+                stdout.contains("removing bundles") && stdout.contains(" MiB)"),
+                "{stdout}"
+            );
+            ensure!(
+                stdout.contains("removing container moby-xtask-fork-"),
+                "{stdout}"
+            );
+            ensure!(
+                text(&out.stderr).contains("cache volume docker-dev-cache kept: used by"),
+                "{}",
+                text(&out.stderr)
+            );
+            ensure!(!g.fork.join("bundles").exists(), "bundles/ left");
+            ensure!(
+                containers_with_role(&g.fork, "dev").is_empty(),
+                "dev container left"
+            );
+            ensure!(
+                containers_with_role(&h.fork, "dev").len() == 1,
+                "the other fork's container was touched"
+            );
+            let vol = Command::new("docker")
+                .args(["volume", "inspect", "docker-dev-cache"])
+                .output()?;
+            ensure!(vol.status.success(), "the cache volume in use was removed");
+            // The prebuilt image is not this fork's: never removed.
+            ensure!(Command::new("docker")
+                .args(["image", "inspect", image])
+                .output()?
+                .status
+                .success());
+            Ok(())
+        },
     );
-    for ok in [
-        "git user.name is t",
-        "remote upstream is https://github.com/moby/moby.git",
-        "on branch my-change",
-        "dev image moby-xtask-test/dev:bookworm-20.10-v3 is present",
-    ] {
-        ensure!(stdout.contains(ok), "{ok} not in:\n{stdout}");
-    }
-
-    // run: the built daemon in the foreground, reached from the host, stopped by Ctrl-C.
-    let out = g.xtask(image, &["binary"], &[]);
-    ensure!(out.status.success(), "binary: {}", text(&out.stderr));
-    let args = ["--fork", g.fork.as_str(), "--image", image, "run"];
-    let mut run = Running::spawn(&args, &[("HOME", g.home.as_str())])?;
-    run.wait_for(
-        "dockerd is up: export DOCKER_HOST=",
-        Duration::from_secs(120),
-    )?;
-    let socket = format!("unix://{}/bundles/xtask-run/docker.sock", g.fork);
-    let v = Command::new("docker")
-        .args([
-            "-H",
-            &socket,
-            "version",
-            "--format",
-            "{{.Server.GitCommit}}",
-        ])
-        .output()?;
-    ensure!(
-        text(&v.stdout).trim() == g.head_short,
-        "host docker version: {v:?}"
-    );
-    run.signal("INT")?;
-    let (code, out) = run.finish(Duration::from_secs(60))?;
-    ensure!(code == Some(130), "run after Ctrl-C: {code:?}\n{out}");
-    let ctr = containers_with_role(&g.fork, "dev").join(" ");
-    let ps = Command::new("docker")
-        .args(["exec", &ctr, "ps", "-eo", "args"])
-        .output()?;
-    ensure!(
-        !text(&ps.stdout).contains("dockerd"),
-        "dockerd left: {}",
-        text(&ps.stdout)
-    );
-
-    // clean: root-owned bundles/ and the dev container go; another fork's container and the
-    // cache volume it uses stay.
-    let out = g.xtask(
-        image,
-        &[
-            "shell",
-            "--",
-            "sh",
-            "-c",
-            "mkdir -p bundles/x && head -c 1048576 /dev/zero > bundles/x/f",
-        ],
-        &[],
-    );
-    ensure!(out.status.success(), "{}", text(&out.stderr));
-    let other = Scratch::new("e2e-daily-other");
-    let h = GitFork::new(&other, OWNER)?;
-    let out = h.xtask(image, &["shell", "--", "true"], &[]);
-    ensure!(out.status.success(), "{}", text(&out.stderr));
-    let out = g.xtask(image, &["clean", "--all"], &[]);
-    let stdout = text(&out.stdout);
-    ensure!(
-        out.status.success(),
-        "clean:\n{stdout}\n{}",
-        text(&out.stderr)
-    );
-    ensure!(
-        stdout.contains("removing bundles") && stdout.contains(" MiB)"),
-        "{stdout}"
-    );
-    ensure!(
-        stdout.contains("removing container moby-xtask-fork-"),
-        "{stdout}"
-    );
-    ensure!(
-        text(&out.stderr).contains("cache volume docker-dev-cache kept: used by"),
-        "{}",
-        text(&out.stderr)
-    );
-    ensure!(!g.fork.join("bundles").exists(), "bundles/ left");
-    ensure!(
-        containers_with_role(&g.fork, "dev").is_empty(),
-        "dev container left"
-    );
-    ensure!(
-        containers_with_role(&h.fork, "dev").len() == 1,
-        "the other fork's container was touched"
-    );
-    let vol = Command::new("docker")
-        .args(["volume", "inspect", "docker-dev-cache"])
-        .output()?;
-    ensure!(vol.status.success(), "the cache volume in use was removed");
-    // The prebuilt image is not this fork's: never removed.
-    ensure!(Command::new("docker")
-        .args(["image", "inspect", image])
-        .output()?
-        .status
-        .success());
+    steps.finish();
     Ok(())
 }
 
 #[test]
 fn test_unit_counts_selects_and_names_failures() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let image = dev_image_2010()?;
     let s = Scratch::new("e2e-unit");
     let g = GitFork::new(&s, OWNER)?;

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{ensure, Result};
 use camino::{Utf8Path, Utf8PathBuf};
-use tests::{cache_dir, copy_tree, e2e_enabled, once, text, workspace_root, xtask, Scratch};
+use tests::{cache_dir, copy_tree, fixture_fork, once, text, workspace_root, xtask, Scratch};
 use xshell::{cmd, Shell};
 
 fn base_image() -> Result<()> {
@@ -33,12 +33,7 @@ fn buildx_config() -> Result<String> {
 /// A fixture fork of `era` (hack-compat's fixtures) with `dockerfile`, under git on a unique branch.
 fn fork(s: &Scratch, era: &str, dockerfile: &str) -> Result<(Utf8PathBuf, String)> {
     let fork = s.dir.join("fork");
-    copy_tree(
-        &workspace_root()
-            .join("hack-compat/tests/fixtures")
-            .join(era),
-        &fork,
-    )?;
+    copy_tree(&fixture_fork(era), &fork)?;
     fs_err::write(fork.join("Dockerfile"), dockerfile)?;
     fs_err::create_dir_all(fork.join("hack/dockerfile/install"))?;
     fs_err::write(
@@ -94,9 +89,7 @@ WORKDIR /go/src/github.com/docker/docker
 
 #[test]
 fn image_builds_only_when_its_inputs_change() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     base_image()?;
     let config = buildx_config()?;
     let s = Scratch::new("image-bk");
@@ -211,9 +204,7 @@ fn image_builds_only_when_its_inputs_change() -> Result<()> {
 
 #[test]
 fn image_e1_single_stage_uses_the_legacy_builder() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     base_image()?;
     let s = Scratch::new("image-e1");
     let dockerfile = "FROM moby-xtask-test/busybox:1\nRUN echo e1 > /built\n\
@@ -244,9 +235,7 @@ fn image_e1_single_stage_uses_the_legacy_builder() -> Result<()> {
 
 #[test]
 fn missing_unpullable_image_is_one_clear_error() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let s = Scratch::new("image-pull");
     let (fork, _) = fork(&s, "e4", BUILDKIT_DOCKERFILE)?;
     let out = xtask(

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use tests::{e2e_enabled, test_summary, text, GitFork, Moby, Scratch, MOBY_2010, MOBY_2615};
+use tests::{test_summary, text, GitFork, Moby, Scratch, MOBY_2010, MOBY_2615};
 
 const OWNER: u32 = 1000;
 /// This host's outer daemon may use a driver that does not nest (fuse-overlayfs); the suites'
@@ -53,9 +53,7 @@ fn frozen(moby: &Moby, last: &str) -> Result<String> {
 
 #[test]
 fn integration_test_by_name_on_debian_moby_20_10_24() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let s = Scratch::new("e2e-integration-2010");
     let g = GitFork::of(&MOBY_2010, &s, OWNER)?;
     // Without the frozen images and with no registry: the images and where the suites look,
@@ -99,9 +97,7 @@ fn integration_test_by_name_on_debian_moby_20_10_24() -> Result<()> {
 
 #[test]
 fn unit_and_integration_tests_on_debian_moby_26_1_5() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let s = Scratch::new("e2e-integration-2615");
     let g = GitFork::of(&MOBY_2615, &s, OWNER)?;
     let frozen = frozen(&MOBY_2615, "debian:bookworm-slim")?;

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use tests::{containers_with_role, dev_image_2010, e2e_enabled, text, GitFork, Running, Scratch};
+use tests::{containers_with_role, dev_image_2010, text, GitFork, Running, Scratch, Steps};
 
 const OWNER: u32 = 1000;
 const LONG: Duration = Duration::from_secs(600);
@@ -32,7 +32,6 @@ struct Matrix<'a> {
     volumes: Vec<String>,
     /// The output of the last point.
     last: String,
-    passed: Vec<String>,
 }
 
 /// Volumes no container uses: what a removed container would leak.
@@ -123,9 +122,26 @@ impl Matrix<'_> {
         Ok(text(&out.stdout))
     }
 
-    /// Run `rest`, wait for `after` in its output (or for `ready` to hold), send `sig`, and
-    /// check the exit code and that nothing is left.
+    /// A point of the matrix, one step: run `rest`, wait for `after` in its output (or for
+    /// `ready` to hold), send `sig`, and check the exit code and that nothing is left. Whether it
+    /// passed.
+    #[allow(clippy::too_many_arguments)]
     fn point(
+        &mut self,
+        steps: &mut Steps,
+        name: &str,
+        rest: &[&str],
+        env: &[(&str, &str)],
+        ready: &mut dyn FnMut(&mut Running) -> Result<()>,
+        sigs: &[&str],
+        code: i32,
+    ) -> bool {
+        steps
+            .step(name, || self.try_point(name, rest, env, ready, sigs, code))
+            .is_some()
+    }
+
+    fn try_point(
         &mut self,
         name: &str,
         rest: &[&str],
@@ -155,7 +171,6 @@ impl Matrix<'_> {
         ensure!(!out.contains("panicked"), "{name}: panicked:\n{out}");
         let left = self.leftovers()?;
         ensure!(left.is_empty(), "{name}: left {left:#?}\n{out}");
-        self.passed.push(name.to_string());
         self.last = out;
         Ok(())
     }
@@ -171,9 +186,7 @@ fn after(needle: &'static str, extra: Duration) -> impl FnMut(&mut Running) -> R
 
 #[test]
 fn interruption_matrix_on_debian_moby_20_10_24() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let image = dev_image_2010()?;
     let s = Scratch::new("e2e-interrupt");
     let g = GitFork::new(&s, OWNER)?;
@@ -182,7 +195,6 @@ fn interruption_matrix_on_debian_moby_20_10_24() -> Result<()> {
         image,
         status: String::new(),
         volumes: volumes()?,
-        passed: Vec::new(),
         last: String::new(),
     };
     m.status = m.git_status()?;
@@ -199,140 +211,166 @@ fn interruption_matrix_on_debian_moby_20_10_24() -> Result<()> {
         }
     };
     let slow = [("BUILDFLAGS", "-a")];
+    let mut steps = Steps::new("interruption matrix");
+    let st = &mut steps;
 
     // Creating the containers: the first use of the fork, and a one-shot one.
-    m.point(
+    if m.point(
+        st,
         "binary: creating the dev container",
         &["binary"],
         &[],
         &mut appears("dev"),
         &["INT"],
         130,
-    )?;
-    // The half-made dev container is gone with the interrupted command (unless the signal came
-    // once it was made, during the build: then it is the fork's container, and stays).
-    ensure!(
-        containers_with_role(&fork, "dev").is_empty() || m.last.contains("Stopping `binary`"),
-        "half-made dev container left:\n{}",
-        m.last
-    );
+    ) {
+        // The half-made dev container is gone with the interrupted command (unless the signal
+        // came once it was made, during the build: then it is the fork's container, and stays).
+        st.step("binary: no half-made dev container", || {
+            ensure!(
+                containers_with_role(&fork, "dev").is_empty()
+                    || m.last.contains("Stopping `binary`"),
+                "half-made dev container left:\n{}",
+                m.last
+            );
+            Ok(())
+        });
+    }
     m.point(
+        st,
         "binary --rm: creating",
         &["binary", "--rm"],
         &[],
         &mut appears("oneshot"),
         &["INT"],
         130,
-    )?;
+    );
     // The build, by each signal, and a double Ctrl-C.
     let building = || after("Building", Duration::from_secs(4));
     m.point(
+        st,
         "binary: build, SIGINT",
         &["binary"],
         &slow,
         &mut building(),
         &["INT"],
         130,
-    )?;
-    ensure!(
-        !fork.join("bundles/.moby-xtask-build").exists(),
-        "a build record after an interrupted build"
+    );
+    st.step(
+        "binary: no build record after the interrupted build",
+        || {
+            ensure!(
+                !fork.join("bundles/.moby-xtask-build").exists(),
+                "a build record after an interrupted build"
+            );
+            Ok(())
+        },
     );
     m.point(
+        st,
         "binary: build, SIGTERM",
         &["binary"],
         &slow,
         &mut building(),
         &["TERM"],
         143,
-    )?;
+    );
     m.point(
+        st,
         "binary: build, SIGHUP",
         &["binary"],
         &slow,
         &mut building(),
         &["HUP"],
         129,
-    )?;
+    );
     m.point(
+        st,
         "binary: build, Ctrl-C twice",
         &["binary"],
         &slow,
         &mut building(),
         &["INT", "INT"],
         130,
-    )?;
+    );
     // The summary and hand-back, right after the build.
     m.point(
+        st,
         "binary: summary",
         &["binary"],
         &[],
         &mut after("Finished", Duration::ZERO),
         &["INT"],
         130,
-    )?;
+    );
     // smoke: its build, the nested daemon's start, the inner run.
-    std::fs::write(fork.join("daemon/interrupt_edit.go"), "package daemon\n")?;
-    std::process::Command::new("chown")
-        .args([
-            &format!("{OWNER}:{OWNER}"),
-            fork.join("daemon/interrupt_edit.go").as_str(),
-        ])
-        .status()?;
-    m.status = m.git_status()?;
+    st.step("smoke: a source edit, for smoke to build", || {
+        std::fs::write(fork.join("daemon/interrupt_edit.go"), "package daemon\n")?;
+        std::process::Command::new("chown")
+            .args([
+                &format!("{OWNER}:{OWNER}"),
+                fork.join("daemon/interrupt_edit.go").as_str(),
+            ])
+            .status()?;
+        m.status = m.git_status()?;
+        Ok(())
+    });
     m.point(
+        st,
         "smoke: build",
         &["smoke"],
         &slow,
         &mut building(),
         &["INT"],
         130,
-    )?;
-    let out = m.spawn(&["binary"], &[])?.finish(LONG)?;
-    ensure!(
-        out.0 == Some(0),
-        "binary before the smoke points:\n{}",
-        out.1
     );
+    st.step("binary before the smoke points", || {
+        let out = m.spawn(&["binary"], &[])?.finish(LONG)?;
+        ensure!(
+            out.0 == Some(0),
+            "binary before the smoke points:\n{}",
+            out.1
+        );
+        Ok(())
+    });
     m.point(
+        st,
         "smoke: daemon start",
         &["smoke"],
         &[],
         &mut after("smoke: install", Duration::ZERO),
         &["INT"],
         130,
-    )?;
+    );
     m.point(
+        st,
         "smoke: inner run",
         &["smoke"],
         &[],
         &mut after("smoke: docker version", Duration::ZERO),
         &["INT"],
         130,
-    )?;
+    );
     // A piped shell's command.
     let sleeping = || after("", Duration::from_secs(3));
     m.point(
+        st,
         "shell: piped command",
         &["shell", "--", "sh", "-c", "sleep 300"],
         &[],
         &mut sleeping(),
         &["INT"],
         130,
-    )?;
+    );
 
     // The next command works: a smoke from where the interruptions left the fork.
-    let stdout = g.smoke_passes(image, &g.head_short)?;
-    ensure!(stdout.contains("smoke: PASS"), "{stdout}");
-    let left = m.leftovers()?;
-    ensure!(left.is_empty(), "after the final smoke: {left:#?}");
-    println!(
-        "interruption matrix: {}/{} points, 0 leftovers",
-        m.passed.len(),
-        m.passed.len()
-    );
-    for p in &m.passed {
-        println!("  ok: {p}");
-    }
+    st.step("the next command works: smoke", || {
+        let stdout = g.smoke_passes(image, &g.head_short)?;
+        ensure!(stdout.contains("smoke: PASS"), "{stdout}");
+        let left = m.leftovers()?;
+        ensure!(left.is_empty(), "after the final smoke: {left:#?}");
+        Ok(())
+    });
+    steps.finish();
     Ok(())
 }

@@ -1,16 +1,15 @@
 //! hack-compat against real moby trees, not only its own fixtures: Debian 12's moby 20.10.24 (E4),
 //! Debian 13's 26.1.5 (E6) and Debian testing's 28.5.2 (E7), as `apt-get source docker.io` gives
-//! them. Pure reads, no daemon; in the end-to-end tier because it downloads the sources (cached).
+//! them. Pure reads, no daemon: the real-tree tier (`tests::real_trees!()`), on the end-to-end
+//! tier's switch because it downloads the sources (cached) as that tier's fixtures do.
 
 use anyhow::{ensure, Result};
 use hack_compat::{BinaryLayout, CommitForm, Era, Fork};
-use tests::{debian_2010_tree, e2e_enabled, text, xtask, MOBY_2615, MOBY_2852};
+use tests::{debian_2010_tree, text, xtask, MOBY_2615, MOBY_2852, NO_DAEMON};
 
 #[test]
 fn moby_20_10_24_is_e4() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::real_trees!();
     let f = Fork::open(debian_2010_tree()?.join("engine"))?;
     ensure!(f.era == Era::E4, "{:?}", f.era);
     ensure!(f.src_path == "/go/src/github.com/docker/docker");
@@ -37,9 +36,7 @@ fn moby_20_10_24_is_e4() -> Result<()> {
 
 #[test]
 fn moby_26_1_5_is_e6() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::real_trees!();
     let root = MOBY_2615.tree()?.join("engine");
     let f = Fork::open(&root)?;
     ensure!(f.era == Era::E6, "{:?}", f.era);
@@ -71,7 +68,7 @@ fn moby_26_1_5_is_e6() -> Result<()> {
             "binary",
             "--dry-run",
         ],
-        &[("DOCKER_HOST", "unix:///nonexistent.sock")],
+        &[NO_DAEMON],
     );
     let line = text(&out.stdout);
     ensure!(out.status.success(), "{}", text(&out.stderr));
@@ -85,9 +82,7 @@ fn moby_26_1_5_is_e6() -> Result<()> {
 
 #[test]
 fn moby_28_5_2_is_e7() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::real_trees!();
     let root = MOBY_2852.tree()?.join("engine");
     let f = Fork::open(&root)?;
     ensure!(f.era == Era::E7, "{:?}", f.era);
@@ -122,7 +117,7 @@ fn moby_28_5_2_is_e7() -> Result<()> {
             "binary",
             "--dry-run",
         ],
-        &[("DOCKER_HOST", "unix:///nonexistent.sock")],
+        &[NO_DAEMON],
     );
     let line = text(&out.stdout);
     ensure!(out.status.success(), "{}", text(&out.stderr));

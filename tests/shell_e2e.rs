@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use camino::Utf8PathBuf;
 use tests::{
-    copy_tree, debian_2010_tree, dev_image_2010, e2e_enabled, text, xtask, xtask_bin, Scratch,
+    copy_tree, debian_2010_tree, dev_image_2010, text, unset_env, xtask, xtask_bin, Scratch, Xtask,
 };
 
 struct Fixture {
@@ -47,14 +47,12 @@ impl Fixture {
 
 #[test]
 fn shell_piped_commands_and_down() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let f = fixture("shell-piped")?;
 
     // Piped: bash reads the script from stdin, no TTY; the exit code is bash's.
-    let mut child = Command::new(xtask_bin())
-        .args(f.args(&["shell"]))
+    let mut child = Xtask::new(f.args(&["shell"]))
+        .command()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -86,17 +84,17 @@ fn shell_piped_commands_and_down() -> Result<()> {
     );
 
     // Two concurrent shells join the same container: the second sees the first's file in /tmp.
-    let mut first = Command::new(xtask_bin())
-        .args(f.args(&[
-            "shell",
-            "--",
-            "sh",
-            "-c",
-            "echo $$ > /tmp/first; cat >/dev/null",
-        ]))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()?;
+    let mut first = Xtask::new(f.args(&[
+        "shell",
+        "--",
+        "sh",
+        "-c",
+        "echo $$ > /tmp/first; cat >/dev/null",
+    ]))
+    .command()
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .spawn()?;
     let seen = wait_for(Duration::from_secs(20), || {
         let out = xtask(&f.args(&["shell", "--", "cat", "/tmp/first"]), &[]);
         out.status.success().then(|| text(&out.stdout))
@@ -143,9 +141,7 @@ fn shell_piped_commands_and_down() -> Result<()> {
 
 #[test]
 fn shell_bad_input_is_one_clear_line() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let f = fixture("shell-bad")?;
     let fork = f.fork.as_str();
     type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
@@ -248,9 +244,7 @@ impl Drop for Tmux {
 
 #[test]
 fn shell_interactive_through_a_pty() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let f = fixture("shell-tty")?;
     let dir = &f.scratch.dir;
     let t = shell_in_tmux(&f, "xtask-tty")?;
@@ -296,12 +290,14 @@ fn shell_interactive_through_a_pty() -> Result<()> {
 }
 
 /// `cargo xtask shell` in an 80x24 tmux pane, at its prompt. The pane's shell records the outer
-/// terminal settings before (`before`) and after (`after`) the tool, and its exit code (`rc`).
+/// terminal settings before (`before`) and after (`after`) the tool, and its exit code (`rc`);
+/// the tool runs in the test environment (`unset_env`: tmux's own environment is the server's).
 fn shell_in_tmux(f: &Fixture, name: &str) -> Result<Tmux> {
     let dir = &f.scratch.dir;
     let args: Vec<String> = f.args(&["shell"]).iter().map(|a| a.to_string()).collect();
     let cmd = format!(
-        "stty -g > {dir}/before; {} {}; echo $? > {dir}/rc; stty -g > {dir}/after; sleep 600",
+        "{}stty -g > {dir}/before; {} {}; echo $? > {dir}/rc; stty -g > {dir}/after; sleep 600",
+        unset_env(),
         xtask_bin(),
         args.join(" ")
     );
@@ -325,9 +321,7 @@ fn wait_for<T>(within: Duration, mut f: impl FnMut() -> Option<T>) -> Result<T> 
 
 #[test]
 fn shell_restores_the_terminal_when_killed() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let f = fixture("shell-term")?;
     let dir = &f.scratch.dir;
     let _tmux = shell_in_tmux(&f, "xtask-term")?;

@@ -3,7 +3,7 @@
 
 use anyhow::{ensure, Result};
 use std::process::Command;
-use tests::{dev_image_2010, e2e_enabled, text, GitFork, Scratch};
+use tests::{dev_image_2010, text, GitFork, Scratch};
 
 fn volumes() -> Result<usize> {
     let out = Command::new("docker")
@@ -14,9 +14,7 @@ fn volumes() -> Result<usize> {
 
 #[test]
 fn binary_install_smoke_on_debian_moby_20_10_24() -> Result<()> {
-    if !e2e_enabled()? {
-        return Ok(());
-    }
+    tests::e2e!();
     let image = dev_image_2010()?;
     let s = Scratch::new("e2e-smoke");
     let g = GitFork::new(&s, 1000)?;

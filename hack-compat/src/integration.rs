@@ -14,17 +14,32 @@ pub struct IntegrationTests {
     pub bundle: String,
     /// How a `--run` regex reaches the suite.
     pub filter: Filter,
+    /// How directories are chosen, where the fork reads a variable for it.
+    pub dirs: DirChoice,
+    /// The images the suites load instead of pulling.
+    pub frozen: FrozenImages,
+}
+
+/// The variables `hack/make/` reads to choose integration directories.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirChoice {
     /// The variable that picks integration directories (`TEST_INTEGRATION_DIR`), when read.
-    pub dir_var: Option<String>,
+    pub var: Option<String>,
     /// The variable that skips the `integration-cli` suite (`TEST_SKIP_INTEGRATION_CLI`), when
     /// read: set when directories are chosen that do not include it.
     pub skip_cli_var: Option<String>,
-    /// Images the suites load from `frozen_dir`: the Go helpers' `frozenImages` (a renamed one,
+}
+
+/// The "frozen" images of the integration suites.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct FrozenImages {
+    /// What the suites load from `dir`: the Go helpers' `frozenImages` (a renamed one,
     /// `hello-world:frozen`, as the name it is loaded under, `hello-world:latest`), else what
     /// the Dockerfile downloads; `name:tag`.
-    pub frozen_images: Vec<String>,
+    pub images: Vec<String>,
     /// Where the test helpers load them from (`frozenImgDir`, `/docker-frozen-images`).
-    pub frozen_dir: Option<String>,
+    pub dir: Option<String>,
 }
 
 /// How a test filter is handed to the suite.
@@ -84,10 +99,14 @@ pub(crate) fn read(
         command,
         bundle,
         filter,
-        dir_var,
-        skip_cli_var,
-        frozen_images,
-        frozen_dir,
+        dirs: DirChoice {
+            var: dir_var,
+            skip_cli_var,
+        },
+        frozen: FrozenImages {
+            images: frozen_images,
+            dir: frozen_dir,
+        },
     })
 }
 
@@ -218,13 +237,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(new.filter, Filter::TestFilter);
-        assert_eq!(new.dir_var.as_deref(), Some("TEST_INTEGRATION_DIR"));
+        assert_eq!(new.dirs.var.as_deref(), Some("TEST_INTEGRATION_DIR"));
         assert_eq!(new.bundle, "test-integration");
         let old = read(cmd("test-integration-cli"), "", &with("")).unwrap();
         assert_eq!(old.filter, Filter::TestFlags("-check.f"));
-        assert_eq!(old.dir_var, None);
-        assert_eq!(old.skip_cli_var, None);
-        assert_eq!(old.frozen_dir, None);
+        assert_eq!(old.dirs.var, None);
+        assert_eq!(old.dirs.skip_cli_var, None);
+        assert_eq!(old.frozen.dir, None);
         assert!(read(None, "", &with("")).is_none());
     }
 }

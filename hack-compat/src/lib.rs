@@ -264,13 +264,13 @@ fn in_container_command(mk: &make_model::Makefile, target: &str) -> Option<Vec<S
 
 /// The files era detection and parsing read, loaded once.
 pub(crate) struct Files {
-    pub makefile: String,
-    pub make_sh: String,
-    pub dot_binary: Option<String>,
-    pub dockerfile: Option<String>,
-    pub devcontainer: Option<String>,
-    pub go_mod: Option<String>,
-    pub root: Utf8PathBuf,
+    pub(crate) makefile: String,
+    pub(crate) make_sh: String,
+    pub(crate) dot_binary: Option<String>,
+    pub(crate) dockerfile: Option<String>,
+    pub(crate) devcontainer: Option<String>,
+    pub(crate) go_mod: Option<String>,
+    pub(crate) root: Utf8PathBuf,
 }
 
 impl Files {

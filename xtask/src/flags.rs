@@ -353,14 +353,14 @@ pub enum TestKind {
 
 #[derive(Args, Debug)]
 pub struct TestIntegration {
-    /// Integration test directories (`integration/system`) [default: those the filter selects, else
-    /// all]; sets TEST_INTEGRATION_DIR
-    #[arg(value_name = "DIR")]
-    pub dirs: Vec<String>,
     /// Only the tests matching this regular expression; sets TEST_FILTER (TESTFLAGS `-check.f`
     /// up to 17.06)
     #[arg(long, value_name = "REGEX")]
     pub run: Option<String>,
+    /// Integration test directories (`integration/system`) [default: those the filter selects, else
+    /// all]; sets TEST_INTEGRATION_DIR
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<String>,
     #[command(flatten)]
     pub opts: ForkOpts,
 }

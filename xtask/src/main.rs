@@ -149,7 +149,10 @@ fn finish(cx: &Context, result: Result<u8>) -> u8 {
         Ok(code) => code,
         Err(e) => {
             cx.ui.error(format!("{e:#}"));
-            1
+            match e.downcast_ref::<ops::build::Failed>() {
+                Some(failed) => context::exit_code(failed.code),
+                None => 1,
+            }
         }
     }
 }

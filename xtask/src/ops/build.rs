@@ -10,6 +10,34 @@ use crate::dev::exec::{Output, Ran};
 use crate::dev::Work;
 use crate::engine::short;
 
+/// A build that ran and failed: the command ends with the build's exit code, after one line
+/// that says which build (`main` reports it).
+#[derive(Debug)]
+pub struct Failed {
+    pub command: String,
+    pub code: i64,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` failed with exit code {}", self.command, self.code)
+    }
+}
+
+impl std::error::Error for Failed {}
+
+/// `Ok` for a build that exited 0, else [`Failed`].
+pub fn succeeded(bundles: &[String], ran: &Ran) -> Result<()> {
+    if ran.code == 0 {
+        return Ok(());
+    }
+    Err(Failed {
+        command: make_cmd(bundles).join(" "),
+        code: ran.code,
+    }
+    .into())
+}
+
 /// `hack/make.sh <bundles>`.
 pub fn make_cmd(bundles: &[String]) -> Vec<String> {
     let mut cmd = vec!["hack/make.sh".to_string()];

@@ -5,36 +5,31 @@
 use anyhow::{bail, Result};
 
 use super::{build, build_record};
-use crate::context::exit_code;
 use crate::dev::exec::Output;
 use crate::dev::{Dev, Work};
 
 /// The work lock and the dev container, with a build in the fork: `build` runs `binary` first
-/// (its failure, `Err(exit code)`, ends the task), else a build must be there already.
+/// (its failure, [`build::Failed`], ends the task), else a build must be there already.
 pub async fn with_build<'a>(
     cx: &'a crate::context::Context,
     dev: &'a Dev,
     build: bool,
-) -> Result<std::result::Result<Work<'a>, u8>> {
+) -> Result<Work<'a>> {
     if !build {
         ensure_built(dev)?;
     }
     let w = dev.work(cx, false).await?;
     if build {
-        let ran = build::build(&w, &["binary".to_string()], Output::Stream).await;
-        match ran {
-            Ok(r) if r.code == 0 => {}
-            Ok(r) => {
-                w.finish().await?;
-                return Ok(Err(exit_code(r.code)));
-            }
-            Err(e) => {
-                w.finish().await?;
-                return Err(e);
-            }
+        let bundles = ["binary".to_string()];
+        let built = build::build(&w, &bundles, Output::Stream)
+            .await
+            .and_then(|ran| build::succeeded(&bundles, &ran));
+        if let Err(e) = built {
+            w.finish().await?;
+            return Err(e);
         }
     }
-    Ok(Ok(w))
+    Ok(w)
 }
 
 /// The fork's daemon bundle dir holding `dockerd`, relative to the root.

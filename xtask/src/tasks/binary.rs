@@ -5,7 +5,7 @@
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use crate::context::{exit_code, Context};
+use crate::context::Context;
 use crate::dev::profile::{self, Profile};
 use crate::dev::{Dev, Output};
 use crate::flags;
@@ -28,15 +28,7 @@ impl flags::Binary {
         let w = dev.work(cx, self.rm).await?;
         let result = build::build(&w, &bundles, Output::Stream).await;
         w.finish().await?;
-        let ran = result?;
-        if ran.code != 0 {
-            cx.ui.error(format!(
-                "`{}` failed with exit code {}",
-                make_cmd(&bundles).join(" "),
-                ran.code
-            ));
-            return Ok(exit_code(ran.code));
-        }
+        build::succeeded(&bundles, &result?)?;
         let version = dev.version();
         let artifacts = summary::collect(cx, &dev.fork, &bundles, &version).await?;
         let builds_binaries = bundles.iter().any(|b| b.contains("binary"));

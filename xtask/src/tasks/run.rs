@@ -24,10 +24,7 @@ const SOCKET: &str = "bundles/xtask-run/docker.sock";
 impl flags::Run {
     pub async fn run(self, cx: &Context) -> Result<u8> {
         let dev = Dev::open(cx, true)?;
-        let w = match install::with_build(cx, &dev, self.build).await? {
-            Ok(w) => w,
-            Err(code) => return Ok(code),
-        };
+        let w = install::with_build(cx, &dev, self.build).await?;
         let result = serve(&w).await;
         let host_socket = dev.fork.root.join(SOCKET);
         let _ = std::fs::remove_file(&host_socket);

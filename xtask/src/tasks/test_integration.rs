@@ -25,7 +25,7 @@ impl flags::TestIntegration {
             bail!("this fork's Makefile has no test-integration target to follow");
         };
         if !self.dirs.is_empty() {
-            let Some(var) = &it.dir_var else {
+            let Some(var) = &it.dirs.var else {
                 bail!(
                     "this fork's `{}` runs one suite and takes no directories; select tests with --run",
                     it.bundle
@@ -42,7 +42,7 @@ impl flags::TestIntegration {
                 }
                 dirs.push(format!("./{rel}"));
             }
-            if let Some(skip) = &it.skip_cli_var {
+            if let Some(skip) = &it.dirs.skip_cli_var {
                 if !dirs.iter().any(|d| d == "./integration-cli") {
                     dev.spec.set_env(skip, "1".into());
                 }
@@ -130,7 +130,7 @@ fn reports(dir: &Utf8PathBuf) -> Vec<Utf8PathBuf> {
 /// from, or the suites pull them. Missing ones with no registry in reach: an error naming them.
 async fn check_frozen(w: &Work<'_>, it: &IntegrationTests) -> Result<()> {
     let cx = w.cx;
-    let Some(dir) = &it.frozen_dir else {
+    let Some(dir) = &it.frozen.dir else {
         return Ok(());
     };
     let listed = w
@@ -140,7 +140,8 @@ async fn check_frozen(w: &Work<'_>, it: &IntegrationTests) -> Result<()> {
         .text();
     let present = saved_tags(&listed);
     let missing: Vec<&String> = it
-        .frozen_images
+        .frozen
+        .images
         .iter()
         .filter(|i| !present.contains(i))
         .collect();

@@ -24,6 +24,15 @@ fn dash() -> Option<Command> {
     Some(c)
 }
 
+/// The script exited 0; else its stderr is the failure.
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn scratch(tag: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("xtask-scripts-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -62,11 +71,7 @@ fn parses_under_dash() {
         .arg(LIBRARY)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
 }
 
 #[test]
@@ -97,11 +102,7 @@ fn group_stop_ends_the_whole_group_under_dash() {
     };
     let mut stop = dash().unwrap();
     let out = stop.arg("group_stop").arg(&pf).arg("20").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let _ = child.wait();
     assert!(
         live_members(pgid).is_empty(),
@@ -151,11 +152,7 @@ fn install_copy_skips_checksums_and_follows_links() {
         .arg(&dest)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let mut names: Vec<String> = std::fs::read_dir(&dest)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -200,11 +197,7 @@ fn give_back_hands_what_the_command_wrote_to_the_fork_owner() {
         .args(["give_back", &since])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let owner = |p: &str| {
         let m = std::fs::symlink_metadata(dir.join(p)).unwrap();
         (m.uid(), m.gid())
@@ -261,11 +254,7 @@ fn reap_stops_left_groups_and_clears_dead_pidfiles() {
         .arg(prefix.as_os_str())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     let _ = child.wait();
     assert!(!live.exists() && !dir.join("work-dead.pid").exists());
@@ -282,10 +271,9 @@ fn shellcheck_is_clean() {
         return;
     }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/dev/scripts.sh");
-    let out = Command::new("shellcheck")
-        .args(["-s", "sh", path])
-        .output()
-        .unwrap();
+    let out = Command::new("shellcheck").args(["-s", "sh", path]).output();
+    let out = out.unwrap();
+    // shellcheck reports on stdout.
     assert!(
         out.status.success(),
         "{}",

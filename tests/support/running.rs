@@ -1,11 +1,11 @@
 //! A run of the real binary that a test watches as it goes, to send it a signal at a chosen point.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 use anyhow::{bail, ensure, Context, Result};
 
-use crate::xtask_bin;
+use super::command::Xtask;
 
 /// A running `xtask` whose output is collected as it comes, so a test can wait for a point in
 /// its run and send it a signal there.
@@ -16,19 +16,17 @@ pub struct Running {
 }
 
 impl Running {
-    /// Start xtask with `args` and `env` (DOCKER_GITCOMMIT and MOBY_XTASK_IMAGE removed).
+    /// Start xtask with `args` and `env` (in the test environment: [`Xtask`]).
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Result<Running> {
+        Xtask::new(args).envs(env).spawn()
+    }
+
+    /// Start `c` (an [`Xtask`]'s command) with no stdin and its stdout and stderr collected.
+    pub fn start(mut c: Command) -> Result<Running> {
         use std::io::BufRead;
-        let mut c = Command::new(xtask_bin());
-        c.args(args)
-            .env_remove("DOCKER_GITCOMMIT")
-            .env_remove("MOBY_XTASK_IMAGE")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        for (k, v) in env {
-            c.env(k, v);
-        }
+        c.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().context("cannot start xtask")?;
         let out = std::sync::Arc::new(Mutex::new(String::new()));
         let mut readers = Vec::new();
@@ -115,5 +113,25 @@ impl Running {
             let _ = r.join();
         }
         Ok((status.code(), self.output()))
+    }
+}
+
+impl Drop for Running {
+    /// A run the test let go of while it still runs (a step that failed half-way): stopped as a
+    /// user would stop it (SIGTERM: the tool stops what it started in the container), killed if
+    /// it has not ended within 30 s, so that the next step does not meet it.
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        let _ = self.signal("TERM");
+        let t = std::time::Instant::now();
+        while matches!(self.child.try_wait(), Ok(None))
+            && t.elapsed() < std::time::Duration::from_secs(30)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
