@@ -95,6 +95,23 @@ impl Xtask {
         Xtask { cmd }
     }
 
+    /// As [`Xtask::new`], run as the user `uid` (group `uid`), as a contributor on a rootless
+    /// engine runs it.
+    pub fn as_user<I, S>(uid: u32, args: I) -> Xtask
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new("setpriv");
+        strip_env(&mut cmd)
+            .arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={uid}"))
+            .arg("--clear-groups")
+            .arg(xtask_bin())
+            .args(args);
+        Xtask { cmd }
+    }
+
     /// No daemon anywhere: `DOCKER_HOST` is [`NO_DAEMON`] and [`ENDPOINT_ENV`] is removed.
     pub fn no_daemon(mut self) -> Xtask {
         for name in ENDPOINT_ENV {

@@ -80,6 +80,18 @@ pub fn owner(fork: &Fork) -> Result<(u32, u32)> {
     Ok((meta.uid(), meta.gid()))
 }
 
+/// A file or directory the tool itself wrote in the fork (the build record, `run`'s socket
+/// directory) goes to the fork's owner when the tool runs as root; otherwise it is the user's.
+pub fn own(fork: &Fork, path: &Utf8Path) -> Result<()> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let (uid, gid) = owner(fork)?;
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .with_context(|| format!("cannot give {path} to uid {uid}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

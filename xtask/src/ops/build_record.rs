@@ -46,7 +46,8 @@ pub fn write(fork: &Fork, record: &Record) -> Result<()> {
         // On an engine elsewhere, bundles/ comes back only after the record is written.
         fs_err::create_dir_all(dir).context("cannot record the build")?;
     }
-    fs_err::write(path, record.render()).context("cannot record the build")
+    fs_err::write(&path, record.render()).context("cannot record the build")?;
+    crate::fork::own(fork, &path)
 }
 
 /// Remove the record; `false` when it exists and could not be removed here (root-owned).

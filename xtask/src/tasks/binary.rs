@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::context::Context;
 use crate::dev::profile::{self, Profile};
-use crate::dev::{Dev, Output};
+use crate::dev::{Dev, Output, Work};
 use crate::flags;
 use crate::ops::build::{self, make_cmd};
 use crate::ops::summary;
@@ -25,26 +25,33 @@ impl flags::Binary {
                 .event(json!({"step": "dry-run", "status": "ok", "command": line}));
             return Ok(0);
         }
+        // The work lock is held until the summary is read: another build would replace bundles/.
         let w = dev.work(cx, self.rm).await?;
-        let result = build::build(&w, &bundles, Output::Stream).await;
+        let result = build_and_summarise(cx, &w, &bundles).await;
         w.finish().await?;
-        build::succeeded(&bundles, &result?)?;
-        let version = dev.version();
-        let artifacts = summary::collect(cx, &dev.fork, &bundles, &version).await?;
-        let builds_binaries = bundles.iter().any(|b| b.contains("binary"));
-        if artifacts.is_empty() && builds_binaries {
-            bail!(
-                "`{}` succeeded but wrote nothing under {}/bundles: check the build's output above",
-                make_cmd(&bundles).join(" "),
-                dev.fork.root
-            );
-        }
-        cx.cancel.check_now().await?;
-        if !summary::print(cx.ui, &dev.fork, &artifacts, &version, dev.commit()) {
-            bail!("an artifact does not match its checksum file: the build output is inconsistent, rebuild it");
-        }
+        result?;
         Ok(0)
     }
+}
+
+async fn build_and_summarise(cx: &Context, w: &Work<'_>, bundles: &[String]) -> Result<()> {
+    let dev = w.dev;
+    build::succeeded(bundles, &build::build(w, bundles, Output::Stream).await?)?;
+    let version = dev.version();
+    let artifacts = summary::collect(cx, &dev.fork, bundles, &version).await?;
+    let builds_binaries = bundles.iter().any(|b| b.contains("binary"));
+    if artifacts.is_empty() && builds_binaries {
+        bail!(
+            "`{}` succeeded but wrote nothing under {}/bundles: check the build's output above",
+            make_cmd(bundles).join(" "),
+            dev.fork.root
+        );
+    }
+    cx.cancel.check_now().await?;
+    if !summary::print(cx.ui, &dev.fork, &artifacts, &version, dev.commit()) {
+        bail!("an artifact does not match its checksum file: the build output is inconsistent, rebuild it");
+    }
+    Ok(())
 }
 
 /// The privilege flags the dev container gets on this engine, when it answers within a moment;

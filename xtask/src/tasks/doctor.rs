@@ -179,7 +179,7 @@ async fn daemon_checks(cx: &Context, r: &mut Report, e: &Engine, fork: Option<&F
         Kind::Docker | Kind::Userns | Kind::Podman { rootless: false } => r.ok(kind_line),
         Kind::Rootless | Kind::Podman { rootless: true } => r.warn(
             kind_line,
-            "smoke and run start a nested dockerd: if it cannot start here, use a rootful engine for them",
+            "smoke's and run's nested dockerd runs no containers where the engine delegates no cgroups (cgroup v1): use a rootful engine for those",
         ),
     }
     let info = d.info().await.ok().unwrap_or_default();

@@ -50,6 +50,7 @@ async fn serve(w: &Work<'_>) -> Result<u8> {
     if !elsewhere {
         if let Some(dir) = host_socket.parent() {
             fs_err::create_dir_all(dir)?;
+            fork::own(&dev.fork, dir)?;
         }
         let (_, gid) = fork::owner(&dev.fork)?;
         cmd.extend([

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::cancel::{Interrupted, DAEMON_STOP};
 use crate::context::Context;
 use crate::dev::{Dev, Output, Work};
+use crate::engine::Kind;
 use crate::flags;
 use crate::ops::{build, build_record, daemon, install};
 use crate::text::tail;
@@ -226,9 +227,23 @@ async fn steps(w: &Work<'_>, args: &flags::Smoke) -> std::result::Result<(), Fai
     let ran = ran.map_err(at("run"))?;
     if ran.code != 0 {
         let out = String::from_utf8_lossy(&ran.output);
+        let rootless = matches!(
+            w.engine.kind,
+            Kind::Rootless | Kind::Podman { rootless: true }
+        );
+        let why = match rootless && out.contains("cgroup") {
+            true => format!(
+                "; on this {} engine the nested dockerd cannot give its containers cgroups (the \
+                 engine delegates none to the dev container on this host's cgroup v1): the build, \
+                 install, start and version steps passed; run smoke on a rootful engine \
+                 (--context or DOCKER_HOST) for the container step",
+                w.engine.kind.describe()
+            ),
+            false => String::new(),
+        };
         return fail(
             "run",
-            format!("docker run in the new daemon failed{}", tail(&out, 10)),
+            format!("docker run in the new daemon failed{why}{}", tail(&out, 10)),
         );
     }
     line(cx, "import + run", t.elapsed(), &ran.text());

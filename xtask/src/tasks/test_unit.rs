@@ -35,9 +35,10 @@ impl flags::TestUnit {
         );
         let t = std::time::Instant::now();
         let ran = w.run(&cmd, Output::Stream).await;
+        // Read under the work lock: another run would replace the report.
+        let summary = std::fs::read_to_string(&report).ok().map(|t| summarize(&t));
         w.finish().await?;
         let code = ran?.code;
-        let summary = std::fs::read_to_string(&report).ok().map(|t| summarize(&t));
         let secs = t.elapsed().as_secs_f64();
         Ok(conclude(
             cx,

@@ -30,7 +30,7 @@ impl flags::Validate {
                 );
             }
         }
-        compare_with_upstream(cx, &mut dev);
+        compare_with_upstream(cx, &mut dev)?;
         let w = dev.work(cx, false).await?;
         let (mut passed, mut failed) = (0, 0);
         for c in &checks {
@@ -59,28 +59,38 @@ impl flags::Validate {
 }
 
 /// The fork's scripts compare the branch with `VALIDATE_ORIGIN_BRANCH`, else they fetch moby's
-/// master from GitHub. A contributor's clone has it already as `upstream/master` (or `main`):
-/// use that when the variable is unset and the fork forwards it.
-fn compare_with_upstream(cx: &Context, dev: &mut Dev) {
+/// master from GitHub inside the dev container (offline that fails, and it leaves a
+/// `.git/FETCH_HEAD` behind). A contributor's clone has it already as `upstream/master` (or
+/// `main`): use that when the variable is unset and the fork forwards it; when the clone has
+/// none, say so first, with how to get it.
+fn compare_with_upstream(cx: &Context, dev: &mut Dev) -> Result<()> {
     const VAR: &str = "VALIDATE_ORIGIN_BRANCH";
     if !dev.fork.env_allowlist.iter().any(|n| n == VAR) || dev.spec.has_env(VAR) {
-        return;
+        return Ok(());
     }
     let Ok(repo) = git2::Repository::open(&dev.fork.root) else {
-        return;
+        return Ok(());
     };
     let found = ["master", "main"]
         .iter()
         .map(|b| format!("upstream/{b}"))
         .find(|r| repo.find_reference(&format!("refs/remotes/{r}")).is_ok());
-    match found {
-        Some(r) => {
-            cx.ui.note(format!("comparing with {r} (your `upstream` remote); set {VAR} to choose another"));
-            dev.spec.set_env(VAR, r);
-        }
-        None => cx.ui.note(format!(
-            "no upstream/master here and {VAR} unset: the fork's checks fetch moby's master from GitHub \
-             (`git fetch upstream` first to work offline)"
-        )),
+    if let Some(r) = found {
+        cx.ui.note(format!(
+            "comparing with {r} (your `upstream` remote); set {VAR} to choose another"
+        ));
+        dev.spec.set_env(VAR, r);
+        return Ok(());
     }
+    let how = match repo.find_remote("upstream") {
+        Ok(_) => "`git fetch upstream`".to_string(),
+        Err(_) => {
+            "`git remote add upstream https://github.com/moby/moby.git && git fetch upstream`"
+                .to_string()
+        }
+    };
+    bail!(
+        "the checks compare your branch with moby's master, and this clone has no upstream/master: \
+         run {how}, or set {VAR} to the branch to compare with"
+    )
 }
