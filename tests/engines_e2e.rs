@@ -176,7 +176,7 @@ fn scenario(name: &str, on: &On<'_>, doctor_says: &str, smoke: SmokeOn) {
             "--",
             "sh",
             "-c",
-            "echo x > shell-wrote.txt && git fetch -q . HEAD && test -f .git/FETCH_HEAD",
+            "echo x > shell-wrote.txt && git update-ref refs/heads/xtask-shell HEAD && : > .git/FETCH_HEAD",
         ])?;
         fs_err::remove_file(g.fork.join("shell-wrote.txt"))?;
         Ok(())
@@ -341,7 +341,10 @@ fn userns_remap_docker_keeps_the_fork_its_owners() -> Result<()> {
 fn podman_keeps_the_fork_its_owners_and_remembers_what_it_learnt() -> Result<()> {
     tests::e2e!();
     let image = dev_image_2010()?;
-    let engine = Started::new("podman", &[image])?;
+    let base = "xtask-engines-probe:1";
+    ensure_probe_image(base)?;
+    // One Podman service for the whole test (tests run in parallel: a second one would stop it).
+    let engine = Started::new("podman", &[image, base])?;
     let s = Scratch::new("e2e-eng-podman");
     let g = fork(&s)?;
     let on = On {
@@ -375,56 +378,17 @@ fn podman_keeps_the_fork_its_owners_and_remembers_what_it_learnt() -> Result<()>
         ensure!(after == before, "{before} memo files, then {after}");
         Ok(())
     });
+    steps.step("image builds with Podman's own builder", || {
+        podman_builds_the_dev_image(&engine, base)
+    });
     steps.finish();
     Ok(())
-}
-
-/// Files (not directories) under `dir`.
-fn files_under(dir: &Utf8Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => match Utf8PathBuf::from_path_buf(e.path()) {
-                Ok(p) => files_under(&p),
-                Err(_) => 0,
-            },
-            _ => 1,
-        })
-        .sum()
-}
-
-/// The fork's containers on an engine of `fixtures/engines.sh`, removed when the test ends
-/// (`Scratch` removes those of the host's daemon).
-struct RemoveOn(String, Utf8PathBuf);
-
-impl Drop for RemoveOn {
-    fn drop(&mut self) {
-        let filter = format!("label=dev.moby-xtask.fork={}", self.1);
-        let list = std::process::Command::new("docker")
-            .env("DOCKER_HOST", &self.0)
-            .args(["ps", "-aq", "--filter", &filter])
-            .output();
-        for id in list.map(|o| text(&o.stdout)).unwrap_or_default().lines() {
-            let _ = std::process::Command::new("docker")
-                .env("DOCKER_HOST", &self.0)
-                .args(["rm", "-fv", id])
-                .output();
-        }
-    }
 }
 
 /// `image` on Podman builds the fork's Dockerfile with Podman's own builder (`podman build`
 /// through the same service), as `make DOCKER=podman` would: a fixture fork whose Dockerfile
 /// starts from an image Podman has locally.
-#[test]
-fn podman_builds_the_dev_image_with_its_own_builder() -> Result<()> {
-    tests::e2e!();
-    let base = "xtask-engines-probe:1";
-    ensure_probe_image(base)?;
-    let engine = Started::new("podman", &[base])?;
+fn podman_builds_the_dev_image(engine: &Started, base: &str) -> Result<()> {
     let s = Scratch::new("e2e-eng-podman-image");
     let fork = s.dir.join("fork");
     tests::copy_tree(&tests::fixture_fork("e4"), &fork)?;
@@ -472,6 +436,43 @@ fn podman_builds_the_dev_image_with_its_own_builder() -> Result<()> {
         text(&inspect.stderr)
     );
     Ok(())
+}
+
+/// Files (not directories) under `dir`.
+fn files_under(dir: &Utf8Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => match Utf8PathBuf::from_path_buf(e.path()) {
+                Ok(p) => files_under(&p),
+                Err(_) => 0,
+            },
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The fork's containers on an engine of `fixtures/engines.sh`, removed when the test ends
+/// (`Scratch` removes those of the host's daemon).
+struct RemoveOn(String, Utf8PathBuf);
+
+impl Drop for RemoveOn {
+    fn drop(&mut self) {
+        let filter = format!("label=dev.moby-xtask.fork={}", self.1);
+        let list = std::process::Command::new("docker")
+            .env("DOCKER_HOST", &self.0)
+            .args(["ps", "-aq", "--filter", &filter])
+            .output();
+        for id in list.map(|o| text(&o.stdout)).unwrap_or_default().lines() {
+            let _ = std::process::Command::new("docker")
+                .env("DOCKER_HOST", &self.0)
+                .args(["rm", "-fv", id])
+                .output();
+        }
+    }
 }
 
 /// The one-file busybox image `fixtures/base-image.sh` makes, on the host's daemon.

@@ -230,6 +230,13 @@ impl Fork {
         bundles::outputs(self.layout, bundle, version)
     }
 
+    /// The programs beyond Go that the fork's unit-test script (`hack/test/unit`) runs, which the
+    /// dev image must provide: `gotestsum` from 20.10 on.
+    pub fn unit_test_tools(&self) -> Vec<&'static str> {
+        let script = std::fs::read_to_string(self.root.join("hack/test/unit")).unwrap_or_default();
+        tools_in_script(&script)
+    }
+
     /// The daemon bundle directory that holds a built `dockerd` (versioned or flat layout),
     /// relative to the fork root; `None` before the first build.
     pub fn built_daemon_dir(&self, version: &str) -> Option<Utf8PathBuf> {
@@ -242,6 +249,22 @@ impl Fork {
                 })
         })
     }
+}
+
+/// Which of the tools a dev image may lack a shell script runs (outside comments).
+pub fn tools_in_script(script: &str) -> Vec<&'static str> {
+    ["gotestsum"]
+        .into_iter()
+        .filter(|tool| {
+            script
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .any(|l| {
+                    l.split(|c: char| !c.is_ascii_alphanumeric())
+                        .any(|w| w == *tool)
+                })
+        })
+        .collect()
 }
 
 /// Where the unit tests' `go test -json` stream lands (gotestsum's `--jsonfile` in
@@ -322,5 +345,21 @@ fn read_optional(path: &Utf8Path) -> Result<Option<String>, Error> {
             e.kind(),
             format!("failed to read {path}: {e}"),
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tools_in_script;
+
+    #[test]
+    fn tools_a_unit_test_script_runs() {
+        // hack/test/unit of 20.10 and later (abridged), and of an era before gotestsum.
+        let gotestsum = "#!/usr/bin/env bash\n\
+            gotestsum --format=standard-quiet --jsonfile=bundles/go-test-report.json \\\n\
+            \t--junitfile=bundles/junit-report.xml -- \"${BUILDFLAGS[@]}\" ${TESTFLAGS} ${pkg_list}\n";
+        assert_eq!(tools_in_script(gotestsum), ["gotestsum"]);
+        let plain = "#!/bin/bash\n# gotestsum would be nicer\ngo test ${BUILDFLAGS} ${TESTFLAGS} ${pkg_list}\n";
+        assert!(tools_in_script(plain).is_empty());
     }
 }

@@ -169,10 +169,9 @@ async fn create(
         mounts: Some(spec.mounts.iter().map(|m| m.api()).collect()),
         init: Some(true),
         port_bindings: spec.port_bindings(),
-        userns_mode: engine.kind.userns_mode(),
         ..Default::default()
     };
-    let entrypoint = profile.apply(&mut host, &spec.entrypoint);
+    let entrypoint = profile.apply_on(engine.kind, &mut host, &spec.entrypoint);
     let body = ContainerCreateBody {
         image: Some(image_id.to_string()),
         entrypoint: Some(entrypoint),
@@ -188,8 +187,9 @@ async fn create(
         opts = opts.name(&want.names.container);
     }
     let t = Instant::now();
+    let _progress = ui.progress("for the engine to create the dev container");
     let created = engine
-        .docker
+        .patient()
         .create_container(Some(opts.build()), body)
         .await;
     ui.api("create container", t.elapsed());

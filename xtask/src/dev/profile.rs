@@ -8,7 +8,7 @@
 use bollard::models::HostConfig;
 
 use super::scripts;
-use crate::engine::Engine;
+use crate::engine::{Engine, Kind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
@@ -40,8 +40,22 @@ impl Profile {
         flags.iter().map(|f| f.to_string()).collect()
     }
 
+    /// Set the host config's privileges for `kind` of engine; returns the entrypoint to use in
+    /// front of `entrypoint` (on a userns-remap engine, `userns_host_entry` first).
+    pub fn apply_on(self, kind: Kind, host: &mut HostConfig, entrypoint: &[String]) -> Vec<String> {
+        let entry = self.apply(host, entrypoint);
+        match kind.userns_mode() {
+            Some(mode) => {
+                host.userns_mode = Some(mode);
+                let args: Vec<&str> = entry.iter().map(String::as_str).collect();
+                scripts::argv("userns_host_entry", &args)
+            }
+            None => entry,
+        }
+    }
+
     /// Set the host config's privileges; returns the entrypoint to use in front of `entrypoint`.
-    pub fn apply(self, host: &mut HostConfig, entrypoint: &[String]) -> Vec<String> {
+    fn apply(self, host: &mut HostConfig, entrypoint: &[String]) -> Vec<String> {
         match self {
             Profile::Privileged => {
                 host.privileged = Some(true);

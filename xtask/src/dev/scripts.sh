@@ -90,6 +90,15 @@ emulated_entry() {
     exec "$@"
 }
 
+# userns_host_entry CMD...: on a userns-remap engine the container runs in the host's user
+# namespace (--userns=host, as privileged containers must), over an image whose files belong to
+# the remapped root: a setuid binary (mount, umount, su) would switch to that uid and lose root.
+# Those setuid bits go, in this container's own layer; then CMD.
+userns_host_entry() {
+    find / -xdev -perm -4000 ! -user 0 -exec chmod u-s {} + 2>/dev/null
+    exec "$@"
+}
+
 # give_back SINCE: every file of the fork (the working directory), .git/ included, that container
 # root wrote or changed since SINCE (seconds since the epoch) goes to the owner the fork root has
 # as seen here; a file the command did not touch keeps its owner. Nothing to do where the fork

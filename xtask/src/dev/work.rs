@@ -53,7 +53,13 @@ impl<'a> Work<'a> {
     /// `cmd` as a process group in the dev container. On a signal the whole group is stopped
     /// (SIGTERM, then SIGKILL), what it wrote is handed back, and [`Interrupted`] is returned.
     pub async fn run(&self, cmd: &[String], out: Output) -> Result<Ran> {
-        let exec = self.exec();
+        self.run_with(cmd, out, &[]).await
+    }
+
+    /// [`Work::run`] with `env` (`NAME=value`) over the fork's.
+    pub async fn run_with(&self, cmd: &[String], out: Output, env: &[String]) -> Result<Ran> {
+        let mut exec = self.exec();
+        exec.env.extend(env.iter().cloned());
         let pidfile = self.dev.pidfile();
         let cx = self.cx;
         let int = match cx.cancel.run(exec.group(&pidfile, cmd, out)).await {

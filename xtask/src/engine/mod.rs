@@ -144,6 +144,14 @@ impl Engine {
         })
     }
 
+    /// The client for calls that may take minutes before the engine answers: creating a
+    /// container from a 2 GB dev image copies it on a vfs engine (rootless Docker, Podman).
+    pub fn patient(&self) -> Docker {
+        self.docker
+            .clone()
+            .with_timeout(std::time::Duration::from_secs(1800))
+    }
+
     /// A memo file about this engine (see `memo.rs`).
     pub fn memo(&self, kind: &str) -> Option<camino::Utf8PathBuf> {
         memo::path(kind, &self.identity)

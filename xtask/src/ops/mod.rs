@@ -7,3 +7,4 @@ pub mod daemon;
 pub mod install;
 pub mod summary;
 pub mod test_report;
+pub mod unit;

@@ -30,6 +30,9 @@ pub struct Failure {
 pub fn summarize(report: &str) -> Summary {
     let mut s = Summary::default();
     let mut outputs: std::collections::HashMap<(String, String), Vec<String>> = Default::default();
+    // The compiler's lines for a package whose test did not build (`build-output`, Go 1.24 on),
+    // keyed by the package (`ImportPath` less its ` [p.test]`).
+    let mut build: std::collections::HashMap<String, Vec<String>> = Default::default();
     for line in report.lines() {
         let Ok(ev) = serde_json::from_str::<Value>(line) else {
             continue;
@@ -43,6 +46,17 @@ pub fn summarize(report: &str) -> Summary {
         let (action, package, test) = (field("Action"), field("Package"), field("Test"));
         let key = (package.clone(), test.clone());
         match action.as_str() {
+            "build-output" => {
+                let path = field("ImportPath");
+                let pkg = path.split(" [").next().unwrap_or_default().to_string();
+                let out = field("Output");
+                if !out.starts_with("# ") {
+                    build
+                        .entry(pkg)
+                        .or_default()
+                        .push(out.trim_end().to_string());
+                }
+            }
             "output" => {
                 let out = field("Output");
                 let noise = [
@@ -67,7 +81,11 @@ pub fn summarize(report: &str) -> Summary {
             "pass" if !test.is_empty() => s.passed += 1,
             "skip" if !test.is_empty() => s.skipped += 1,
             "fail" => {
-                let output = outputs.remove(&key).unwrap_or_default();
+                let mut output = match test.is_empty() {
+                    true => build.remove(&package).unwrap_or_default(),
+                    false => Vec::new(),
+                };
+                output.extend(outputs.remove(&key).unwrap_or_default());
                 let failure = Failure {
                     package,
                     test: test.clone(),
@@ -189,6 +207,25 @@ fn show(cx: &Context, f: &Failure) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_package_that_does_not_build_shows_the_compilers_lines() {
+        // `go test -json` of Go 1.24+ on a test that does not compile (gotestsum's report).
+        let report = r##"{"ImportPath":"github.com/docker/docker/pkg/tailfile [github.com/docker/docker/pkg/tailfile.test]","Action":"build-output","Output":"# github.com/docker/docker/pkg/tailfile [github.com/docker/docker/pkg/tailfile.test]\n"}
+{"ImportPath":"github.com/docker/docker/pkg/tailfile [github.com/docker/docker/pkg/tailfile.test]","Action":"build-output","Output":"pkg/tailfile/tailfile_test.go:103:2: undefined: undefinedThing\n"}
+{"ImportPath":"github.com/docker/docker/pkg/tailfile [github.com/docker/docker/pkg/tailfile.test]","Action":"build-fail"}
+{"Action":"start","Package":"github.com/docker/docker/pkg/tailfile"}
+{"Action":"output","Package":"github.com/docker/docker/pkg/tailfile","Output":"FAIL\tgithub.com/docker/docker/pkg/tailfile [build failed]\n"}
+{"Action":"fail","Package":"github.com/docker/docker/pkg/tailfile","Elapsed":0,"FailedBuild":"github.com/docker/docker/pkg/tailfile [github.com/docker/docker/pkg/tailfile.test]"}"##;
+        let s = summarize(report);
+        assert_eq!((s.passed, s.failed, s.skipped), (0, 0, 0));
+        assert_eq!(s.broken.len(), 1);
+        assert_eq!(s.broken[0].package, "github.com/docker/docker/pkg/tailfile");
+        assert_eq!(
+            s.broken[0].output,
+            ["pkg/tailfile/tailfile_test.go:103:2: undefined: undefinedThing"]
+        );
+    }
 
     #[test]
     fn counts_and_failures() {

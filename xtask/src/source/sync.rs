@@ -107,7 +107,8 @@ pub async fn target(engine: &Engine, fork: &Fork, names: &Names, image_id: &str)
                 ..Default::default()
             };
             let opts = CreateContainerOptionsBuilder::default().name(&name).build();
-            docker
+            engine
+                .patient()
                 .create_container(Some(opts), body)
                 .await
                 .with_context(|| format!("cannot create the sync container {name}"))?

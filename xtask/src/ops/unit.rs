@@ -1,0 +1,77 @@
+//! One run of the fork's unit tests (`make test-unit`'s command) in the dev container: the
+//! packages checked to exist in the fork and the tools its script runs checked to be in the dev
+//! image before anything runs; `TESTDIRS` and `TESTFLAGS` for this run; then the summary from
+//! the run's report. `test unit` runs it once, `test unit --watch` after every change.
+
+use anyhow::{bail, Result};
+use hack_compat::Fork;
+
+use super::test_report::{conclude, summarize};
+use crate::dev::{Output, Work};
+
+/// `PKG…` as `go test` names them (`./pkg/stringid`, `./daemon/...`): each must be a directory
+/// of the fork, or nothing would run and the script would say so only after starting.
+pub fn check_packages(fork: &Fork, pkgs: &[String]) -> Result<()> {
+    for pkg in pkgs {
+        let dir = pkg.trim_start_matches("./").trim_end_matches("...");
+        let dir = dir.trim_end_matches('/');
+        if !fork.root.join(dir).is_dir() {
+            bail!(
+                "no package `{pkg}` in {}: give a directory of the fork, as `go test` names it \
+                 (e.g. ./pkg/stringid, ./daemon/...)",
+                fork.root
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The tools the fork's script runs must be in the dev image: say so before running, not as an
+/// exit 127 after.
+async fn check_tools(w: &Work<'_>) -> Result<()> {
+    for tool in w.dev.fork.unit_test_tools() {
+        let found = w
+            .exec()
+            .script("command_path", &[tool], Output::Discard)
+            .await?;
+        if found.code != 0 {
+            bail!(
+                "the fork's hack/test/unit runs `{tool}`, and the dev image {} has none: rebuild \
+                 the fork's image (`cargo xtask image --rebuild`; its Dockerfile installs {tool}), \
+                 or give one that has it (--image)",
+                w.dev.spec.image
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Run the unit tests of `pkgs` (all, when empty) with `flags`; the exit code `test unit` gives.
+pub async fn run(w: &Work<'_>, cmd: &[String], pkgs: &[String], flags: &[String]) -> Result<u8> {
+    let (cx, dev) = (w.cx, w.dev);
+    check_tools(w).await?;
+    let mut env = Vec::new();
+    for (name, value) in [("TESTDIRS", pkgs.join(" ")), ("TESTFLAGS", flags.join(" "))] {
+        if !value.is_empty() {
+            env.push(format!("{name}={value}"));
+        }
+    }
+    let report = dev.fork.root.join(hack_compat::UNIT_TEST_REPORT);
+    let _ = std::fs::remove_file(&report);
+    cx.ui.status(
+        "Testing",
+        format!("`{}` in {}", cmd.join(" "), dev.fork.root),
+    );
+    let t = std::time::Instant::now();
+    let ran = w.run_with(cmd, Output::Stream, &env).await?;
+    let summary = std::fs::read_to_string(&report).ok().map(|t| summarize(&t));
+    let secs = t.elapsed().as_secs_f64();
+    Ok(conclude(
+        cx,
+        "test unit",
+        &cmd.join(" "),
+        summary,
+        ran.code,
+        secs,
+    ))
+}
