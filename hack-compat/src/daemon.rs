@@ -38,6 +38,111 @@ pub struct DaemonFlags {
     /// `hack/make/run`'s `DELVE_PORT` mode (E5 on): the debugger's words before `exec dockerd`,
     /// `{port}` standing for the port part of `DELVE_PORT`.
     pub delve: Option<Vec<String>>,
+    /// The rest of `hack/make/run`'s `args=( … )` (E5 on): flags beyond the debug flag, the
+    /// listeners and the storage driver (`--userland-proxy`, `--firewall-backend`, `--tls=false`).
+    pub run_args: Vec<RunArg>,
+    /// Variables `run` turns into more flags: `DOCKER_STORAGE_OPTS` (`--storage-opt` per comma
+    /// item), `DOCKER_REMAP_ROOT` (`--userns-remap`), `DOCKER_EXPERIMENTAL` (`--experimental`).
+    pub run_switches: Vec<RunSwitch>,
+}
+
+/// One flag of `hack/make/run`'s `args=( … )`: `--flag=<value>`, the value a literal or a
+/// variable's (with the script's `${VAR:-default}`, else empty, when unset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunArg {
+    pub flag: String,
+    pub var: Option<String>,
+    /// The literal value, or the variable's default.
+    pub value: String,
+}
+
+impl RunArg {
+    /// `--flag=value` for the host's variables.
+    pub fn word(&self, host: impl Fn(&str) -> Option<String>) -> String {
+        let value = match &self.var {
+            Some(v) => host(v).unwrap_or_else(|| self.value.clone()),
+            None => self.value.clone(),
+        };
+        format!("{}={value}", self.flag)
+    }
+}
+
+/// A variable `hack/make/run` turns into flags when it is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunSwitch {
+    /// `DOCKER_STORAGE_OPTS=a,b` → `--storage-opt a --storage-opt b`.
+    StorageOpts,
+    /// `DOCKER_REMAP_ROOT=x` → `--userns-remap x`.
+    RemapRoot,
+    /// `DOCKER_EXPERIMENTAL=1` → `--experimental`.
+    Experimental,
+}
+
+impl RunSwitch {
+    pub fn var(self) -> &'static str {
+        match self {
+            RunSwitch::StorageOpts => "DOCKER_STORAGE_OPTS",
+            RunSwitch::RemapRoot => "DOCKER_REMAP_ROOT",
+            RunSwitch::Experimental => "DOCKER_EXPERIMENTAL",
+        }
+    }
+
+    /// The flags for the variable's value (none when unset or empty).
+    pub fn words(self, value: Option<&str>) -> Vec<String> {
+        let Some(v) = value.filter(|v| !v.is_empty()) else {
+            return Vec::new();
+        };
+        match self {
+            RunSwitch::StorageOpts => v
+                .split(',')
+                .filter(|o| !o.is_empty())
+                .flat_map(|o| ["--storage-opt".to_string(), o.to_string()])
+                .collect(),
+            RunSwitch::RemapRoot => vec!["--userns-remap".to_string(), v.to_string()],
+            RunSwitch::Experimental => vec!["--experimental".to_string()],
+        }
+    }
+}
+
+/// The flags of `args=( … )` the tool does not set itself, with their variables' defaults.
+fn run_args(run: &str) -> Vec<RunArg> {
+    let own = [
+        "--debug",
+        "--host",
+        "--storage-driver",
+        "--data-root",
+        "--graph",
+    ];
+    let mut lines = run.lines().map(str::trim).skip_while(|l| *l != "args=(");
+    if lines.next().is_none() {
+        return Vec::new();
+    }
+    lines
+        .take_while(|l| *l != ")")
+        .filter_map(|l| {
+            let (flag, value) = l.split_once('=')?;
+            if !flag.starts_with("--") || own.contains(&flag) {
+                return None;
+            }
+            let value = value.trim_matches('"');
+            let var = value
+                .strip_prefix("${")
+                .and_then(|v| v.strip_suffix('}'))
+                .filter(|v| v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            Some(match var {
+                Some(var) => RunArg {
+                    flag: flag.to_string(),
+                    var: Some(var.to_string()),
+                    value: shell_default(run, var).unwrap_or_default(),
+                },
+                None => RunArg {
+                    flag: flag.to_string(),
+                    var: None,
+                    value: value.to_string(),
+                },
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn flags(era: Era, run: &str, daemon_start: &str, dockerd_config: &str) -> DaemonFlags {
@@ -75,6 +180,17 @@ pub(crate) fn flags(era: Era, run: &str, daemon_start: &str, dockerd_config: &st
         storage_driver_default: default,
         extra_args_var,
         delve: delve(&run),
+        run_args: run_args(&run),
+        run_switches: [
+            RunSwitch::StorageOpts,
+            RunSwitch::RemapRoot,
+            RunSwitch::Experimental,
+        ]
+        .into_iter()
+        .filter(|s| {
+            run.contains(&format!("${}", s.var())) || run.contains(&format!("${{{}", s.var()))
+        })
+        .collect(),
     }
 }
 
@@ -200,6 +316,48 @@ mod tests {
         );
         assert_eq!(flags(Era::E1, "", "", "").data_root, DataRootFlag::Graph);
         assert_eq!(flags(Era::E4, "", "", "").data_root.flag(), "--data-root");
+    }
+
+    #[test]
+    fn run_args_of_head_and_of_19_03() {
+        let head = "DOCKER_USERLANDPROXY=${DOCKER_USERLANDPROXY:-true}\n\
+            if [ -n \"$DOCKER_STORAGE_OPTS\" ]; then\n\tfor i in ${DOCKER_STORAGE_OPTS}; do :; done\nfi\n\
+            if [ \"$DOCKER_REMAP_ROOT\" ]; then :; fi\nif [ -n \"$DOCKER_EXPERIMENTAL\" ]; then :; fi\n\
+            args=(\n\t--debug\n\t--host=\"tcp://0.0.0.0:${listen_port}\"\n\t--host=\"unix://${socket}\"\n\
+            \t--storage-driver=\"${DOCKER_GRAPHDRIVER}\"\n\t--userland-proxy=\"${DOCKER_USERLANDPROXY}\"\n\
+            \t--firewall-backend=\"${DOCKER_FIREWALL_BACKEND}\"\n\t--tls=false\n\t$storage_params\n\t$extra_params\n)\n";
+        let f = flags(Era::E8, head, "", "");
+        let env = |k: &str| (k == "DOCKER_FIREWALL_BACKEND").then(|| "nftables".to_string());
+        let words: Vec<String> = f.run_args.iter().map(|a| a.word(env)).collect();
+        assert_eq!(
+            words,
+            [
+                "--userland-proxy=true",
+                "--firewall-backend=nftables",
+                "--tls=false"
+            ]
+        );
+        assert_eq!(
+            f.run_switches,
+            [
+                RunSwitch::StorageOpts,
+                RunSwitch::RemapRoot,
+                RunSwitch::Experimental
+            ]
+        );
+        assert_eq!(
+            RunSwitch::StorageOpts.words(Some("dm.basesize=20G,size=1G")),
+            [
+                "--storage-opt",
+                "dm.basesize=20G",
+                "--storage-opt",
+                "size=1G"
+            ]
+        );
+        assert!(RunSwitch::RemapRoot.words(Some("")).is_empty());
+        // 17.04's run has no args array: nothing more than before.
+        let old = flags(Era::E1, "exec dockerd -D --graph /var/lib/docker", "", "");
+        assert!(old.run_args.is_empty() && old.run_switches.is_empty());
     }
 
     #[test]

@@ -27,7 +27,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 pub use build_args::{BuildArg, BuildArgValue, EnvMount, EnvPort, ImageBuild};
 pub use bundles::{BinaryLayout, BundleOutput};
-pub use daemon::{DaemonFlags, DataRootFlag, InstallDir, NON_BUILD_DIRS};
+pub use daemon::{DaemonFlags, DataRootFlag, InstallDir, RunArg, RunSwitch, NON_BUILD_DIRS};
 pub use era::Era;
 pub use error::Error;
 pub use exports::{ExportValue, MakeExport};

@@ -326,3 +326,36 @@ fn delve_mode_of_hack_make_run() {
         assert!(words.contains(&"--headless=true".to_string()), "{era}");
     }
 }
+
+#[test]
+fn run_args_of_hack_make_run() {
+    let flags = |era: &str| -> Vec<String> {
+        open(era)
+            .daemon
+            .run_args
+            .iter()
+            .map(|a| a.word(|_| None))
+            .collect()
+    };
+    for era in ["e1", "e2", "e3", "e4"] {
+        assert!(flags(era).is_empty(), "{era}: {:?}", flags(era));
+    }
+    assert_eq!(flags("e5"), ["--userland-proxy=true"]);
+    for era in ["e6", "e7"] {
+        assert_eq!(
+            flags(era),
+            ["--userland-proxy=true", "--tls=false"],
+            "{era}"
+        );
+    }
+    assert_eq!(
+        flags("e8"),
+        [
+            "--userland-proxy=true",
+            "--firewall-backend=",
+            "--tls=false"
+        ]
+    );
+    let switches = open("e8").daemon.run_switches;
+    assert_eq!(switches.len(), 3, "{switches:?}");
+}

@@ -177,7 +177,10 @@ pub enum Task {
     },
     /// Build the dev image from the fork's Dockerfile if it changed, or get the prebuilt one
     Image(Image),
-    /// The last build's dockerd in the foreground, like `make run`, reachable from the host
+    /// The last build's dockerd in the foreground, like `make run` and with its flags, reachable
+    /// from the host through a socket only the fork's owner can use. Unlike `make run` it never
+    /// listens on tcp://0.0.0.0:2375: unauthenticated, from a privileged container, that is root
+    /// on this host for every local user. `--watch`: rebuild and restart on every change
     Run(Run),
     /// Run the fork's tests in the dev container, with a summary of what failed
     Test {
@@ -373,6 +376,10 @@ pub struct TestUnit {
     /// Only the tests matching this regular expression (`go test -run`); goes into TESTFLAGS
     #[arg(long, value_name = "REGEX")]
     pub run: Option<String>,
+    /// Keep watching: after every change, rerun the tests of the packages whose files changed
+    /// (within PKG… when given)
+    #[arg(long)]
+    pub watch: bool,
     /// More `go test` flags, after `--`; go into TESTFLAGS
     #[arg(last = true, value_name = "GO_TEST_ARGS")]
     pub go_args: Vec<String>,
@@ -385,6 +392,10 @@ pub struct Run {
     /// Run `cargo xtask binary` first
     #[arg(long)]
     pub build: bool,
+    /// Keep it running: on every change to the fork's source, build again, install, and restart
+    /// dockerd on the same sockets ("ready in X s"); a failed build leaves the running one serving
+    #[arg(long)]
+    pub watch: bool,
     #[command(flatten)]
     pub opts: ForkOpts,
 }

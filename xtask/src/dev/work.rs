@@ -81,6 +81,30 @@ impl<'a> Work<'a> {
         Err(Interrupted(int.0).into())
     }
 
+    /// On an engine elsewhere, bring the synced source up to date (the live loop, before each
+    /// build); nothing to do where the fork is bind-mounted.
+    pub async fn refresh_source(&self) -> Result<()> {
+        if let Source::Synced(_) = &self.ctr.source {
+            let (dev, engine) = (self.dev, self.engine);
+            let mut spec = dev.spec.clone();
+            let image = &self.ctr.image_id;
+            let (src, pushed) =
+                source::prepare(engine, &dev.fork, &dev.names, image, &mut spec).await?;
+            if let Some(pushed) = pushed {
+                source::finish(&self.exec(), &src, pushed).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop what [`Work::run`] started, when its future was dropped before the end (the live
+    /// loop drops a build for a newer edit).
+    pub async fn stop_run(&self) -> Result<()> {
+        let bound = self.cx.cancel.limit(GROUP_STOP);
+        self.exec().stop_group(&self.dev.pidfile(), bound).await?;
+        Ok(())
+    }
+
     /// Hand back what the command wrote (see the module doc).
     pub async fn hand_back(&self) -> Result<()> {
         hand_back(&self.exec(), self.dev, &self.ctr.source, self.since).await

@@ -65,6 +65,17 @@ pub fn bundles(fork: &Fork, requested: &[String]) -> Result<Vec<String>> {
 /// Run `hack/make.sh <bundles>` as a process group (a signal stops it), recording a successful
 /// `binary` build.
 pub async fn build(w: &Work<'_>, bundles: &[String], out: Output) -> Result<Ran> {
+    build_with(w, bundles, out, &[]).await
+}
+
+/// [`build`] with `env` (`NAME=value`) over the fork's: the live loop keeps `bundles/`
+/// (`KEEPBUNDLE=1`), where `run`'s socket and log live.
+pub async fn build_with(
+    w: &Work<'_>,
+    bundles: &[String],
+    out: Output,
+    env: &[String],
+) -> Result<Ran> {
     let (cx, dev) = (w.cx, w.dev);
     let cmd = make_cmd(bundles);
     let records = bundles.iter().any(|b| b == "binary");
@@ -91,7 +102,7 @@ pub async fn build(w: &Work<'_>, bundles: &[String], out: Output) -> Result<Ran>
     // Captured output (smoke) shows nothing for a minute: say that it runs.
     let _progress =
         (out != Output::Stream).then(|| cx.ui.progress(&format!("for `{}`", cmd.join(" "))));
-    let ran = w.run(&cmd, out).await?;
+    let ran = w.run_with(&cmd, out, env).await?;
     if ran.code == 0 && records {
         let record = Record {
             commit: dev.commit().to_string(),

@@ -26,8 +26,9 @@ pub async fn running(exec: &Exec<'_>) -> Result<bool> {
 /// The command line that starts the nested daemon as the fork's own `hack/make/run` does:
 /// its debug flag, the default socket, the data root under the era's flag (`--graph` in 17.04),
 /// the storage driver the host names in the fork's variable (not the one the Makefile derives
-/// from the outer daemon: that driver need not nest), else the fork's default; then the words
-/// of its extra-arguments variable (`DOCKERD_ARGS`).
+/// from the outer daemon: that driver need not nest), else the fork's default; the rest of its
+/// `args=( … )` (not its TCP listener) and the flags of its variables; then the words of its
+/// extra-arguments variable (`DOCKERD_ARGS`).
 pub fn command(dev: &Dev) -> Vec<String> {
     let flags = &dev.fork.daemon;
     let host = |k: &str| host_env::process_env(k);
@@ -45,15 +46,27 @@ pub fn command(dev: &Dev) -> Vec<String> {
         .map(String::from),
     );
     cmd.extend(["--storage-driver".to_string(), driver]);
+    // The rest of what the fork's `hack/make/run` passes; never its `--host tcp://0.0.0.0:2375`:
+    // an unauthenticated listener on every address of a privileged container is root on this
+    // host for any local user.
+    cmd.extend(flags.run_args.iter().map(|a| a.word(host)));
+    for switch in &flags.run_switches {
+        cmd.extend(switch.words(host(switch.var()).as_deref()));
+    }
     if let Some(extra) = flags.extra_args_var.as_deref().and_then(host) {
         cmd.extend(extra.split_whitespace().map(str::to_string));
     }
     cmd
 }
 
-/// Start the daemon in the background; its log starts empty.
+/// Start the daemon in the background; its log (`LOG`) starts empty.
 pub async fn start(exec: &Exec<'_>, command: &[String]) -> Result<()> {
-    let mut args = vec![LOG];
+    start_logged(exec, LOG, command).await
+}
+
+/// [`start`] with its log at `log` (relative to the fork root).
+pub async fn start_logged(exec: &Exec<'_>, log: &str, command: &[String]) -> Result<()> {
+    let mut args = vec![log];
     args.extend(command.iter().map(String::as_str));
     let ran = exec.script("daemon_start", &args, Output::Capture).await?;
     anyhow::ensure!(ran.code == 0, "cannot start dockerd: {}", ran.text());

@@ -5,6 +5,8 @@ pub mod build;
 pub mod build_record;
 pub mod daemon;
 pub mod install;
+pub mod live;
 pub mod summary;
 pub mod test_report;
 pub mod unit;
+pub mod watch;

@@ -1,8 +1,9 @@
-//! `cargo xtask run [--build]`: like `make run`, the last build installed and its dockerd in the
-//! foreground of the dev container, its log streaming. It also listens on a socket under the
-//! bind-mounted `bundles/`, owned by the fork owner's group, so the host's docker CLI reaches it:
-//! the tool prints the `DOCKER_HOST` to use once it answers. Ctrl-C stops it (SIGTERM to its
-//! whole session, SIGKILL after 5 s) and cleans its data.
+//! `cargo xtask run [--build] [--watch]`: like `make run`, the last build installed and its dockerd
+//! in the foreground of the dev container, its log streaming. It also listens on a socket under
+//! the bind-mounted `bundles/`, in a directory only the fork's owner can enter, so the host's
+//! docker CLI reaches it: the tool prints the `DOCKER_HOST` to use once it answers. Ctrl-C stops
+//! it (SIGTERM to its whole session, SIGKILL after 5 s) and cleans its data. With `--watch` the
+//! live loop (`ops/live.rs`) keeps it running across edits.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use crate::context::{exit_code, Context};
 use crate::dev::{host_env, Dev, Exec, Output, Work};
 use crate::flags;
 use crate::fork;
-use crate::ops::{daemon, install};
+use crate::ops::{daemon, install, live};
 use crate::source::Source;
 
 /// The host-reachable socket, relative to the fork root.
@@ -24,8 +25,11 @@ const SOCKET: &str = "bundles/xtask-run/docker.sock";
 impl flags::Run {
     pub async fn run(self, cx: &Context) -> Result<u8> {
         let dev = Dev::open(cx, true)?;
+        if self.watch && host_env::process_env("DELVE_PORT").is_some_and(|p| !p.is_empty()) {
+            bail!("--watch restarts dockerd on every change, which a debugger session cannot follow: unset DELVE_PORT, or drop --watch");
+        }
         let w = install::with_build(cx, &dev, self.build).await?;
-        let result = serve(&w).await;
+        let result = serve(&w, self.watch).await;
         let host_socket = dev.fork.root.join(SOCKET);
         let _ = std::fs::remove_file(&host_socket);
         if let Some(dir) = host_socket.parent() {
@@ -36,11 +40,11 @@ impl flags::Run {
     }
 }
 
-/// Install, then dockerd in the foreground until it exits or a signal comes; its data cleaned.
-async fn serve(w: &Work<'_>) -> Result<u8> {
+/// Install, then dockerd in the foreground until it exits or a signal comes (or, with `watch`, the
+/// live loop); its data cleaned.
+async fn serve(w: &Work<'_>, watch: bool) -> Result<u8> {
     let (cx, dev, exec) = (w.cx, w.dev, w.exec());
     daemon::stop(&exec, cx.cancel.limit(DAEMON_STOP)).await?;
-    install::install(w, Output::Stream).await?;
     daemon::clean(&exec).await?;
     let host_socket = dev.fork.root.join(SOCKET);
     // On an engine elsewhere, no socket of it can reach this machine: the daemon keeps the
@@ -51,6 +55,10 @@ async fn serve(w: &Work<'_>) -> Result<u8> {
         if let Some(dir) = host_socket.parent() {
             fs_err::create_dir_all(dir)?;
             fork::own(&dev.fork, dir)?;
+            // The socket is root:<the owner's group> 0660: its directory keeps everyone else out
+            // (a group such as `users` may be shared).
+            use std::os::unix::fs::PermissionsExt;
+            fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         }
         let (_, gid) = fork::owner(&dev.fork)?;
         cmd.extend([
@@ -63,6 +71,15 @@ async fn serve(w: &Work<'_>) -> Result<u8> {
     if let Some(port) = host_env::process_env("DELVE_PORT").filter(|p| !p.is_empty()) {
         cmd = under_delve(cx, dev, &exec, cmd, &port).await?;
     }
+    if watch {
+        let ready = match elsewhere {
+            true => "it listens in the dev container on the engine elsewhere (`cargo xtask shell -- docker version`)".to_string(),
+            false => format!("export DOCKER_HOST=unix://{host_socket}"),
+        };
+        cx.ui.status("Running", cmd.join(" "));
+        return live::run_watch(w, &cmd, &ready).await;
+    }
+    install::install(w, Output::Stream).await?;
     cx.ui.status("Running", cmd.join(" "));
     let announce = async {
         if elsewhere {

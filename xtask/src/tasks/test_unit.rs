@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use crate::context::Context;
 use crate::dev::Dev;
 use crate::flags;
-use crate::ops::unit;
+use crate::ops::{live, unit};
 
 impl flags::TestUnit {
     pub async fn run(self, cx: &Context) -> Result<u8> {
@@ -21,7 +21,10 @@ impl flags::TestUnit {
         flags.extend(self.go_args.iter().cloned());
         let w = dev.work(cx, false).await?;
         // The report is read under the work lock: another run would replace it.
-        let result = unit::run(&w, &cmd, &self.pkgs, &flags).await;
+        let result = match self.watch {
+            true => live::unit_watch(&w, &cmd, &self.pkgs, &flags).await,
+            false => unit::run(&w, &cmd, &self.pkgs, &flags).await,
+        };
         w.finish().await?;
         result
     }

@@ -1,0 +1,186 @@
+//! The live loop: `run --watch` (the fork's `make run`, kept running) and `test unit --watch`.
+//! The fork is watched on the host (`watch.rs`); each change builds again, incrementally, in the
+//! dev container. A change during a build drops that build for the newest edit. After a good
+//! build `run` installs it and restarts dockerd on the same sockets, then says "ready in X s"
+//! (from the change); after a failed one the running dockerd keeps serving and the compiler's
+//! lines are shown. `test unit` reruns the tests of the packages whose files changed.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use serde_json::json;
+
+use super::watch::{self, Watch};
+use super::{build, daemon, install, unit};
+use crate::cancel::{Interrupted, DAEMON_STOP};
+use crate::dev::{Output, Work};
+use crate::text::indent;
+
+/// Where `run --watch` keeps the daemon's log, relative to the fork root.
+pub const RUN_LOG: &str = "bundles/xtask-run/dockerd.log";
+
+/// Builds keep `bundles/` (the fork's own switch): `run`'s socket and log live there.
+const KEEP: &str = "KEEPBUNDLE=1";
+
+/// Install the last build, start dockerd (`cmd`) in the background, then rebuild, reinstall and
+/// restart on every change until a signal. `ready` says how the host reaches the daemon.
+pub async fn run_watch(w: &Work<'_>, cmd: &[String], ready: &str) -> Result<u8> {
+    let (cx, dev) = (w.cx, w.dev);
+    let mut watch = Watch::new(&dev.fork.root)?;
+    let exec = w.exec();
+    let result = async {
+        install::install(w, Output::Capture).await?;
+        restart(w, cmd).await?;
+        cx.ui.result(format!("dockerd is up: {ready}"));
+        cx.ui
+            .event(json!({"step": "run", "status": "ok", "ready": ready}));
+        cx.ui.status(
+            "Watching",
+            format!(
+                "{} (log: {}; Ctrl-C stops)",
+                dev.fork.root,
+                dev.fork.root.join(RUN_LOG)
+            ),
+        );
+        loop {
+            if next_change(w, &mut watch).await?.is_none() {
+                return Ok(0);
+            }
+            let t = Instant::now();
+            let Some(ran) = build_newest(w, &mut watch).await? else {
+                continue;
+            };
+            if ran.code != 0 {
+                show_build_errors(w, &ran.output);
+                cx.ui.warn(
+                    "the build failed: the running dockerd keeps serving; waiting for the next change",
+                );
+                continue;
+            }
+            install::install(w, Output::Capture).await?;
+            restart(w, cmd).await?;
+            let secs = t.elapsed().as_secs_f64();
+            cx.ui.result(format!("ready in {secs:.1} s"));
+            cx.ui
+                .event(json!({"step": "reload", "status": "ok", "seconds": secs}));
+        }
+    }
+    .await;
+    let _ = daemon::stop(&exec, cx.cancel.limit(DAEMON_STOP)).await;
+    let _ = daemon::clean(&exec).await;
+    result
+}
+
+/// `test unit` on the packages given (when any), then on the packages of each change (within
+/// those given), until a signal. The exit code of the last run.
+pub async fn unit_watch(
+    w: &Work<'_>,
+    cmd: &[String],
+    pkgs: &[String],
+    flags: &[String],
+) -> Result<u8> {
+    let mut watch = Watch::new(&w.dev.fork.root)?;
+    let mut code = 0;
+    if !pkgs.is_empty() {
+        code = unit::run(w, cmd, pkgs, flags).await?;
+    }
+    w.cx.ui.status(
+        "Watching",
+        format!("{} for Go changes (Ctrl-C stops)", w.dev.fork.root),
+    );
+    loop {
+        let Some(changed) = next_change(w, &mut watch).await? else {
+            return Ok(code);
+        };
+        let within = |p: &String| {
+            pkgs.is_empty()
+                || pkgs.iter().any(|given| {
+                    let given = given.trim_end_matches("/...").trim_end_matches('/');
+                    p == given || p.starts_with(&format!("{given}/"))
+                })
+        };
+        let run: Vec<String> = watch::go_packages(&changed)
+            .into_iter()
+            .filter(within)
+            .collect();
+        if run.is_empty() {
+            continue;
+        }
+        w.refresh_source().await?;
+        code = unit::run(w, cmd, &run, flags).await?;
+    }
+}
+
+/// The next change, or `None` when the watch ended; a signal is [`Interrupted`].
+async fn next_change(w: &Work<'_>, watch: &mut Watch) -> Result<Option<Vec<String>>> {
+    let changed = w.cx.cancel.run(watch.next()).await?;
+    if let Some(files) = &changed {
+        let more = match files.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
+        w.cx.ui.status("Changed", format!("{}{more}", files[0]));
+    }
+    Ok(changed)
+}
+
+/// Build `binary` for the newest edit: a change while it builds stops it and starts again.
+/// `None` when the watch ended.
+async fn build_newest(w: &Work<'_>, watch: &mut Watch) -> Result<Option<crate::dev::exec::Ran>> {
+    let bundles = ["binary".to_string()];
+    loop {
+        w.refresh_source().await?;
+        let env = [KEEP.to_string()];
+        let newer = tokio::select! {
+            ran = build::build_with(w, &bundles, Output::Capture, &env) => return ran.map(Some),
+            newer = watch.next() => newer,
+        };
+        w.stop_run().await?;
+        let Some(newer) = newer else {
+            return Ok(None);
+        };
+        w.cx.ui.status(
+            "Restarting",
+            format!("the build for a newer edit ({})", newer[0]),
+        );
+    }
+}
+
+/// Stop the daemon (if up) and start it again on the installed binaries, waiting until it
+/// answers; its data stays.
+async fn restart(w: &Work<'_>, cmd: &[String]) -> Result<()> {
+    let (cx, exec) = (w.cx, w.exec());
+    daemon::stop(&exec, cx.cancel.limit(DAEMON_STOP)).await?;
+    daemon::start_logged(&exec, RUN_LOG, cmd).await?;
+    let ready = cx
+        .cancel
+        .run(daemon::wait_ready(&exec, Duration::from_secs(60)))
+        .await
+        .map_err(|i: Interrupted| anyhow::Error::from(i))??;
+    match ready {
+        daemon::Ready::Yes => Ok(()),
+        daemon::Ready::Died => bail!(
+            "the new dockerd exited before it answered: see {}",
+            w.dev.fork.root.join(RUN_LOG)
+        ),
+        daemon::Ready::TimedOut => bail!(
+            "the new dockerd did not answer within 60 s: see {}",
+            w.dev.fork.root.join(RUN_LOG)
+        ),
+    }
+}
+
+/// The compiler's lines of a failed build (`file.go:line:col: …` and the package headers), else
+/// its last lines.
+fn show_build_errors(w: &Work<'_>, output: &[u8]) {
+    let text = String::from_utf8_lossy(output);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("# ") || l.contains(".go:"))
+        .collect();
+    let shown = match lines.is_empty() {
+        true => crate::text::tail(&text, 20),
+        false => indent(&lines.join("\n")),
+    };
+    w.cx.ui.result(format!("build failed:{shown}"));
+}

@@ -1,0 +1,114 @@
+//! Changes to the fork, as the live loop sees them: one recursive inotify watch of the fork
+//! (notify, debounced by notify-debouncer-full: one batch per burst of saves), of which only the
+//! fork's source counts: never what git ignores, nor `bundles/`, `target/`, `.git/` or `.gopath/`
+//! (the build's own output would start the next build).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
+
+/// Never the source: build output, cargo's output, git's database.
+const SKIP: &[&str] = &["bundles", "target", ".git", ".gopath"];
+
+/// How long a burst of saves is gathered into one change.
+const DEBOUNCE: Duration = Duration::from_millis(250);
+
+pub struct Watch {
+    root: Utf8PathBuf,
+    repo: Option<git2::Repository>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Vec<PathBuf>>,
+    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+}
+
+impl Watch {
+    pub fn new(root: &Utf8Path) -> Result<Watch> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| {
+            if let Ok(events) = res {
+                let paths = events.into_iter().flat_map(|e| e.event.paths).collect();
+                let _ = tx.send(paths);
+            }
+        })
+        .context("cannot watch the fork (inotify)")?;
+        debouncer
+            .watch(root.as_std_path(), RecursiveMode::Recursive)
+            .with_context(|| {
+                format!(
+                    "cannot watch {root}: raise fs.inotify.max_user_watches if it says \
+                     \"no space left\" (`sudo sysctl fs.inotify.max_user_watches=524288`)"
+                )
+            })?;
+        Ok(Watch {
+            root: root.to_path_buf(),
+            repo: git2::Repository::open(root).ok(),
+            rx,
+            _debouncer: debouncer,
+        })
+    }
+
+    /// The next change to the fork's source: its files, relative to the root, sorted.
+    pub async fn next(&mut self) -> Option<Vec<String>> {
+        loop {
+            let batch = self.rx.recv().await?;
+            let mut rel: Vec<String> = batch
+                .iter()
+                .filter_map(|p| Utf8Path::from_path(p)?.strip_prefix(&self.root).ok())
+                .filter(|r| self.is_source(r))
+                .map(|r| r.to_string())
+                .collect();
+            rel.sort();
+            rel.dedup();
+            if !rel.is_empty() {
+                return Some(rel);
+            }
+        }
+    }
+
+    /// Whether a change to `rel` is a change to the fork's source.
+    fn is_source(&self, rel: &Utf8Path) -> bool {
+        let first = rel.components().next().map(|c| c.as_str()).unwrap_or("");
+        if rel.as_str().is_empty() || SKIP.contains(&first) {
+            return false;
+        }
+        match &self.repo {
+            Some(repo) => !repo.is_path_ignored(rel.as_std_path()).unwrap_or(false),
+            None => true,
+        }
+    }
+}
+
+/// The Go packages (`./dir`) that the changed files belong to.
+pub fn go_packages(changed: &[String]) -> Vec<String> {
+    let mut pkgs: Vec<String> = changed
+        .iter()
+        .filter(|f| f.ends_with(".go"))
+        .map(|f| match f.rsplit_once('/') {
+            Some((dir, _)) => format!("./{dir}"),
+            None => ".".to_string(),
+        })
+        .collect();
+    pkgs.sort();
+    pkgs.dedup();
+    pkgs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_packages;
+
+    #[test]
+    fn packages_of_changed_files() {
+        let changed = [
+            "pkg/stringid/stringid.go".to_string(),
+            "pkg/stringid/stringid_test.go".to_string(),
+            "daemon/daemon.go".to_string(),
+            "README.md".to_string(),
+            "main.go".to_string(),
+        ];
+        assert_eq!(go_packages(&changed), [".", "./daemon", "./pkg/stringid"]);
+    }
+}
