@@ -22,6 +22,8 @@ pub struct Artifact {
     pub checksum: Checksum,
     /// The content's SHA-256, where it was computed (verifying, or for `--json`).
     pub sha256: Option<String>,
+    /// The content's MD5, where the era's checksum files need it.
+    pub md5: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -48,6 +50,7 @@ pub async fn collect(
     version: &str,
 ) -> Result<Vec<Artifact>> {
     let (cancel, want_sha256) = (&cx.cancel, cx.ui.json);
+    let memo = Memo::read(fork);
     let mut out = Vec::new();
     for bundle in bundles {
         for o in fork.bundle_outputs(bundle, version) {
@@ -76,7 +79,8 @@ pub async fn collect(
                         .iter()
                         .map(|name| {
                             let (dir, rel) = (&dir, o.dir.join(name));
-                            s.spawn(move || artifact(fork, dir, &rel, want_sha256))
+                            let memo = &memo;
+                            s.spawn(move || artifact(fork, dir, &rel, want_sha256, memo))
                         })
                         .collect();
                     jobs.into_iter()
@@ -93,10 +97,80 @@ pub async fn collect(
             out[first..].sort_by(|a, b| a.path.cmp(&b.path));
         }
     }
+    memo.write(fork, &out);
     Ok(out)
 }
 
-fn artifact(fork: &Fork, dir: &Utf8Path, rel: &Utf8Path, want_sha256: bool) -> Result<Artifact> {
+/// The digests of the last summary, by file identity (`bundles/.moby-xtask-digests`): a build
+/// that replaced nothing (a no-op `binary`) is not hashed again. Any change to a file (its
+/// inode, size or modification time) hashes it afresh.
+#[derive(Default)]
+struct Memo(std::collections::HashMap<String, (String, Option<String>, Option<String>)>);
+
+const MEMO: &str = "bundles/.moby-xtask-digests";
+
+impl Memo {
+    fn read(fork: &Fork) -> Memo {
+        let text = std::fs::read_to_string(fork.root.join(MEMO)).unwrap_or_default();
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        Memo(
+            text.lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split('\t').collect();
+                    let [rel, id, md5, sha] = f[..] else {
+                        return None;
+                    };
+                    Some((rel.to_string(), (id.to_string(), opt(md5), opt(sha))))
+                })
+                .collect(),
+        )
+    }
+
+    /// The file's identity as the memo keys it.
+    fn identity(m: &std::fs::Metadata) -> String {
+        use std::os::unix::fs::MetadataExt;
+        format!("{}:{}:{}.{}", m.ino(), m.len(), m.mtime(), m.mtime_nsec())
+    }
+
+    /// The remembered digests of `rel`, when it is the same file and they hold what is wanted.
+    fn get(&self, rel: &Utf8Path, id: &str, md5: bool, sha256: bool) -> Option<Digests> {
+        let (known, m, s) = self.0.get(rel.as_str())?;
+        let enough = known == id && (!md5 || m.is_some()) && (!sha256 || s.is_some());
+        enough.then(|| (m.clone(), s.clone()))
+    }
+
+    /// Best effort: a memo that cannot be written costs the next no-op build a hash.
+    fn write(&self, fork: &Fork, artifacts: &[Artifact]) {
+        let mut text = String::new();
+        for a in artifacts.iter().filter(|a| a.link_target.is_none()) {
+            let Ok(m) = std::fs::symlink_metadata(fork.root.join(&a.path)) else {
+                continue;
+            };
+            let md5 = a.md5.clone().unwrap_or_default();
+            let sha = a.sha256.clone().unwrap_or_default();
+            text.push_str(&format!(
+                "{}\t{}\t{md5}\t{sha}\n",
+                a.path,
+                Self::identity(&m)
+            ));
+        }
+        let path = fork.root.join(MEMO);
+        if std::fs::write(&path, text).is_ok() {
+            let _ = crate::fork::own(fork, &path);
+        }
+    }
+}
+
+/// MD5 and SHA-256 as lower-case hex, each when computed.
+type Digests = (Option<String>, Option<String>);
+
+fn artifact(
+    fork: &Fork,
+    dir: &Utf8Path,
+    rel: &Utf8Path,
+    want_sha256: bool,
+    memo: &Memo,
+) -> Result<Artifact> {
     let path = fork.root.join(rel);
     let lmeta = fs_err::symlink_metadata(&path)?;
     if lmeta.file_type().is_symlink() {
@@ -107,20 +181,23 @@ fn artifact(fork: &Fork, dir: &Utf8Path, rel: &Utf8Path, want_sha256: bool) -> R
             link_target: Some(target),
             checksum: Checksum::NotWritten,
             sha256: None,
+            md5: None,
         });
     }
     let name = rel.file_name().unwrap_or_default();
     let mut checksum = Checksum::NotWritten;
-    let mut sha256 = None;
+    let (mut sha256, mut md5_hex) = (None, None);
     if lmeta.is_file() {
         let kinds = &fork.checksum_kinds;
         let want_md5 = kinds.contains(&Kind::Md5);
-        let (md5, sha) = digests(
-            &path,
-            want_md5,
-            want_sha256 || kinds.contains(&Kind::Sha256),
-        )?;
+        let want_sha = want_sha256 || kinds.contains(&Kind::Sha256);
+        let id = Memo::identity(&lmeta);
+        let (md5, sha) = match memo.get(rel, &id, want_md5, want_sha) {
+            Some(known) => known,
+            None => digests(&path, want_md5, want_sha)?,
+        };
         sha256 = sha;
+        md5_hex = md5.clone();
         for kind in kinds {
             let actual = match kind {
                 Kind::Sha256 => sha256.clone().unwrap_or_default(),
@@ -138,6 +215,7 @@ fn artifact(fork: &Fork, dir: &Utf8Path, rel: &Utf8Path, want_sha256: bool) -> R
         link_target: None,
         checksum,
         sha256,
+        md5: md5_hex,
     })
 }
 
@@ -164,7 +242,7 @@ fn verify(dir: &Utf8Path, name: &str, kind: Kind, actual: &str) -> Checksum {
 }
 
 /// The file's MD5 and SHA-256 (each only if asked for), in one read of it.
-fn digests(path: &Utf8Path, md5: bool, sha256: bool) -> Result<(Option<String>, Option<String>)> {
+fn digests(path: &Utf8Path, md5: bool, sha256: bool) -> Result<Digests> {
     let mut f = fs_err::File::open(path)?;
     let (mut m, mut s) = (md5.then(Md5::new), sha256.then(Sha256::new));
     let mut buf = vec![0u8; 1 << 20];
@@ -239,6 +317,32 @@ pub fn print(ui: Ui, fork: &Fork, artifacts: &[Artifact], version: &str, commit:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_digest_memo_holds_only_for_the_same_file() {
+        let dir = std::env::temp_dir().join(format!("xtask-digest-memo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("dockerd");
+        std::fs::write(&file, "one").unwrap();
+        let id = Memo::identity(&std::fs::metadata(&file).unwrap());
+        let rel = Utf8Path::new("bundles/binary-daemon/dockerd");
+        let mut memo = Memo::default();
+        memo.0
+            .insert(rel.to_string(), (id.clone(), Some("m".into()), None));
+        assert_eq!(
+            memo.get(rel, &id, true, false),
+            Some((Some("m".into()), None))
+        );
+        // Asked for a digest it does not hold: hashed again.
+        assert_eq!(memo.get(rel, &id, true, true), None);
+        // Another build wrote the file: hashed again.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::fs::write(&file, "two!").unwrap();
+        let id2 = Memo::identity(&std::fs::metadata(&file).unwrap());
+        assert_ne!(id, id2);
+        assert_eq!(memo.get(rel, &id2, true, false), None);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn verifies_checksum_files_as_sha256sum_and_md5sum_write_them() {
