@@ -218,6 +218,16 @@ async fn create(
                 spec.fork_root
             ))
         }
+        Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+            if message.contains("container-init binary not found") =>
+        {
+            // Podman without catatonit: the dev container runs `--init`, as `make shell` does.
+            Err(anyhow!(
+                "the engine has no init for `--init` containers ({message}); the dev container \
+                 needs one, as `docker run --init` does: install catatonit on the engine's host \
+                 (Debian/Ubuntu: `apt-get install catatonit`)"
+            ))
+        }
         Err(e) => Err(anyhow!("cannot create the dev container: {e}")),
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use camino::{Utf8Path, Utf8PathBuf};
+use notify_debouncer_full::notify::event::{EventKind, ModifyKind};
 use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 
@@ -29,8 +30,14 @@ impl Watch {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| {
             if let Ok(events) = res {
-                let paths = events.into_iter().flat_map(|e| e.event.paths).collect();
-                let _ = tx.send(paths);
+                let paths: Vec<PathBuf> = events
+                    .into_iter()
+                    .filter(|e| is_edit(&e.event.kind))
+                    .flat_map(|e| e.event.paths)
+                    .collect();
+                if !paths.is_empty() {
+                    let _ = tx.send(paths);
+                }
             }
         })
         .context("cannot watch the fork (inotify)")?;
@@ -81,6 +88,17 @@ impl Watch {
     }
 }
 
+/// Whether an event changes a file: created, written, renamed or removed. Not a read (the build
+/// opens every source file) and not ownership or mode alone (the hand-back after each command).
+fn is_edit(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
+    }
+}
+
 /// The Go packages (`./dir`) that the changed files belong to.
 pub fn go_packages(changed: &[String]) -> Vec<String> {
     let mut pkgs: Vec<String> = changed
@@ -98,7 +116,20 @@ pub fn go_packages(changed: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::go_packages;
+    use super::*;
+    use notify_debouncer_full::notify::event::{AccessKind, CreateKind, DataChange, MetadataKind};
+
+    #[test]
+    fn only_edits_count() {
+        assert!(is_edit(&EventKind::Modify(ModifyKind::Data(
+            DataChange::Any
+        ))));
+        assert!(is_edit(&EventKind::Create(CreateKind::File)));
+        assert!(!is_edit(&EventKind::Access(AccessKind::Read)));
+        assert!(!is_edit(&EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::Ownership
+        ))));
+    }
 
     #[test]
     fn packages_of_changed_files() {
