@@ -174,7 +174,9 @@ fn delve_mode(g: &GitFork, image: &str, dlv: &camino::Utf8Path) -> Result<()> {
     let v = Command::new("docker")
         .args(["-H", &socket, "version", "--format", "{{.Server.Version}}"])
         .output()?;
-    run.signal("INT")?;
+    if let Err(e) = run.signal("INT") {
+        anyhow::bail!("{e}: `run` had ended:\n{}", run.output());
+    }
     let (code, out) = run.finish(Duration::from_secs(60))?;
     let _ = client.kill();
     let _ = client.wait();

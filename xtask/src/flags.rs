@@ -177,10 +177,9 @@ pub enum Task {
     },
     /// Build the dev image from the fork's Dockerfile if it changed, or get the prebuilt one
     Image(Image),
-    /// The last build's dockerd in the foreground, like `make run` and with its flags, reachable
-    /// from the host through a socket only the fork's owner can use. Unlike `make run` it never
-    /// listens on tcp://0.0.0.0:2375: unauthenticated, from a privileged container, that is root
-    /// on this host for every local user. `--watch`: rebuild and restart on every change
+    /// The last build's dockerd, like `make run` and with its flags, reachable from the host through
+    /// a socket only the fork's owner can use; never `make run`'s tcp://0.0.0.0:2375 (unauthenticated,
+    /// from a privileged container: root on this host for every local user)
     Run(Run),
     /// Run the fork's tests in the dev container, with a summary of what failed
     Test {
@@ -376,8 +375,7 @@ pub struct TestUnit {
     /// Only the tests matching this regular expression (`go test -run`); goes into TESTFLAGS
     #[arg(long, value_name = "REGEX")]
     pub run: Option<String>,
-    /// Keep watching: after every change, rerun the tests of the packages whose files changed
-    /// (within PKG… when given)
+    /// Keep watching: rerun the tests of the packages whose files change (within PKG… if given)
     #[arg(long)]
     pub watch: bool,
     /// More `go test` flags, after `--`; go into TESTFLAGS
