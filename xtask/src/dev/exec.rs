@@ -161,20 +161,29 @@ impl<'a> Exec<'a> {
 
     /// An interactive command: stdin forwarded; with `tty`, a pseudo-terminal sized like ours and
     /// followed on every resize, our terminal in raw mode (so Ctrl-C/Ctrl-Z reach the program).
-    /// Without `tty` the command is a process group in `pidfile`, stopped on a signal here.
+    /// Without `tty` the command is a process group in `pidfile`, stopped on a signal here, and
+    /// with `give_back` (the command's start, as `give_back` takes it) the fork's files are
+    /// handed back in the same exec.
     pub async fn session(
         &self,
         pidfile: &str,
         cmd: &[String],
         tty: bool,
+        give_back: Option<&str>,
         cx: &Context,
     ) -> Result<i64> {
-        let argv = if tty {
-            cmd.to_vec()
-        } else {
-            let mut args = vec![pidfile];
-            args.extend(cmd.iter().map(String::as_str));
-            scripts::argv("group_run", &args)
+        let argv = match (tty, give_back) {
+            (true, _) => cmd.to_vec(),
+            (false, since) => {
+                let mut args: Vec<&str> = since.into_iter().collect();
+                args.push(pidfile);
+                args.extend(cmd.iter().map(String::as_str));
+                let func = match since {
+                    Some(_) => "session_run",
+                    None => "group_run",
+                };
+                scripts::argv(func, &args)
+            }
         };
         let id = self.create(argv, true, tty).await?;
         let mut winch = signal(SignalKind::window_change()).context("cannot catch SIGWINCH")?;

@@ -23,7 +23,7 @@ use hack_compat::Fork;
 
 pub use container::DevContainer;
 pub use exec::{Exec, Output};
-pub use work::Work;
+pub use work::{epoch, Work};
 
 use crate::cancel::{Interrupted, CREATE_SETTLE};
 use crate::context::Context;

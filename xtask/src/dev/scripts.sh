@@ -99,6 +99,17 @@ userns_host_entry() {
     exec "$@"
 }
 
+# session_run SINCE PIDFILE CMD...: CMD as group_run runs it, then give_back SINCE, in one exec
+# (a `shell -- CMD` pays for one exec, not two); CMD's exit code.
+session_run() {
+    since=$1
+    shift
+    group_run "$@"
+    rc=$?
+    give_back "$since" || echo "moby-xtask: could not hand the fork's files back to their owner" >&2
+    return $rc
+}
+
 # give_back SINCE: every file of the fork (the working directory), .git/ included, that container
 # root wrote or changed since SINCE (seconds since the epoch) goes to the owner the fork root has
 # as seen here; a file the command did not touch keeps its owner. Nothing to do where the fork

@@ -128,11 +128,9 @@ pub async fn hand_back(exec: &Exec<'_>, dev: &Dev, src: &Source, since: SystemTi
         exec.engine.ui.api("sync: bundles/ back", t.elapsed());
         return pulled;
     }
-    let secs = since
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos()))
-        .unwrap_or_else(|_| "0".into());
-    let ran = exec.script("give_back", &[&secs], Output::Capture).await?;
+    let ran = exec
+        .script("give_back", &[&epoch(since)], Output::Capture)
+        .await?;
     if ran.code != 0 {
         super::diagnose::ensure_running(&exec.engine.docker, exec.container).await?;
         let (uid, gid) = crate::fork::owner(&dev.fork)?;
@@ -144,4 +142,12 @@ pub async fn hand_back(exec: &Exec<'_>, dev: &Dev, src: &Source, since: SystemTi
         );
     }
     Ok(())
+}
+
+/// `since` as `give_back` takes it: seconds since the epoch, with nanoseconds.
+pub fn epoch(since: SystemTime) -> String {
+    since
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos()))
+        .unwrap_or_else(|_| "0".into())
 }

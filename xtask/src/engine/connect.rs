@@ -9,8 +9,9 @@ use super::endpoint::Endpoint;
 use super::ssh_dial::{self, Dialer};
 use crate::ui::Ui;
 
-/// A client that answered ping and version, and the ssh dialer behind it (kept alive with it).
-pub async fn connect(ui: Ui, ep: &Endpoint) -> Result<(Docker, Option<Dialer>)> {
+/// A client that answered ping (and, with `negotiate`, its version), and the ssh dialer behind it
+/// (kept alive with it).
+pub async fn connect(ui: Ui, ep: &Endpoint, negotiate: bool) -> Result<(Docker, Option<Dialer>)> {
     let t = std::time::Instant::now();
     let host = ep.host.as_str();
     let scheme = host.split_once("://").map(|(s, _)| s).unwrap_or("");
@@ -98,6 +99,10 @@ pub async fn connect(ui: Ui, ep: &Endpoint) -> Result<(Docker, Option<Dialer>)> 
             _ => tls_reason(&chain(&e), ep),
         };
         return Err(unreachable(why));
+    }
+    if !negotiate {
+        ui.api(&format!("connect {host} (ping)"), t.elapsed());
+        return Ok((docker, dialer));
     }
     let docker = docker
         .negotiate_version()

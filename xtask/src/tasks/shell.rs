@@ -6,8 +6,9 @@
 use anyhow::Result;
 
 use crate::context::{exit_code, Context};
-use crate::dev::Dev;
+use crate::dev::{epoch, Dev};
 use crate::flags;
+use crate::source::Source;
 use crate::terminal;
 
 impl flags::Shell {
@@ -23,9 +24,16 @@ impl flags::Shell {
         let engine = cx.engine().await?;
         let tty = terminal::is_interactive();
         let exec = dev.exec(engine, &ctr);
-        let result = exec.session(&dev.shell_pidfile(), &cmd, tty, cx).await;
-        // What the session wrote in the fork is its owner's, as after any command.
-        let handed = dev.hand_back(&exec, &ctr, since).await;
+        // What the session wrote in the fork is its owner's, as after any command: in the same
+        // exec where it can be (a bind-mounted fork, no terminal), else after it.
+        let inline = (!tty && matches!(ctr.source, Source::Bind)).then(|| epoch(since));
+        let result = exec
+            .session(&dev.shell_pidfile(), &cmd, tty, inline.as_deref(), cx)
+            .await;
+        let handed = match inline {
+            Some(_) => Ok(()),
+            None => dev.hand_back(&exec, &ctr, since).await,
+        };
         if ctr.one_shot {
             engine.remove(&ctr.id).await?;
         }
