@@ -46,6 +46,10 @@ async fn serve(w: &Work<'_>, watch: bool) -> Result<u8> {
     let (cx, dev, exec) = (w.cx, w.dev, w.exec());
     daemon::stop(&exec, cx.cancel.limit(DAEMON_STOP)).await?;
     daemon::clean(&exec).await?;
+    if !watch {
+        // Before the command is made: the DELVE_PORT mode looks dockerd up on the PATH.
+        install::install(w, Output::Stream).await?;
+    }
     let host_socket = dev.fork.root.join(SOCKET);
     // On an engine elsewhere, no socket of it can reach this machine: the daemon keeps the
     // dev container's default one, which `shell` reaches.
@@ -79,7 +83,6 @@ async fn serve(w: &Work<'_>, watch: bool) -> Result<u8> {
         cx.ui.status("Running", cmd.join(" "));
         return live::run_watch(w, &cmd, &ready).await;
     }
-    install::install(w, Output::Stream).await?;
     cx.ui.status("Running", cmd.join(" "));
     let announce = async {
         if elsewhere {
