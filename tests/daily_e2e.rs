@@ -11,7 +11,6 @@ use anyhow::{ensure, Result};
 use tests::{
     containers_with_role, dev_image_2010, test_summary, text, GitFork, Running, Scratch, Steps,
 };
-use xshell::cmd;
 
 const OWNER: u32 = 1000;
 
@@ -21,15 +20,8 @@ fn validate_clean_and_doctor_on_debian_moby_20_10_24() -> Result<()> {
     let image = dev_image_2010()?;
     let s = Scratch::new("e2e-daily");
     let g = GitFork::new(&s, OWNER)?;
-    let sh = &g.sh;
     // A contributor's clone: `upstream` is moby, fetched; the work branch is the same commit.
-    cmd!(
-        sh,
-        "git remote add upstream https://github.com/moby/moby.git"
-    )
-    .run()?;
-    cmd!(sh, "git update-ref refs/remotes/upstream/master HEAD").run()?;
-    cmd!(sh, "git checkout -q -b my-change").run()?;
+    g.with_upstream()?;
     let mut steps = Steps::new("daily loop");
 
     steps.step(
@@ -112,15 +104,7 @@ fn validate_clean_and_doctor_on_debian_moby_20_10_24() -> Result<()> {
             run.signal("INT")?;
             let (code, out) = run.finish(Duration::from_secs(60))?;
             ensure!(code == Some(130), "run after Ctrl-C: {code:?}\n{out}");
-            let ctr = containers_with_role(&g.fork, "dev").join(" ");
-            let ps = Command::new("docker")
-                .args(["exec", &ctr, "ps", "-eo", "args"])
-                .output()?;
-            ensure!(
-                !text(&ps.stdout).contains("dockerd"),
-                "dockerd left: {}",
-                text(&ps.stdout)
-            );
+            tests::nothing_runs_in_the_dev_container(&g.fork, "dockerd")?;
             Ok(())
         },
     );

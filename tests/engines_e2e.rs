@@ -254,13 +254,7 @@ fn scenario(name: &str, on: &On<'_>, doctor_says: &str, smoke: SmokeOn) {
 fn fork(s: &Scratch) -> Result<GitFork> {
     let g = GitFork::new(s, OWNER)?;
     let sh = &g.sh;
-    cmd!(
-        sh,
-        "git remote add upstream https://github.com/moby/moby.git"
-    )
-    .run()?;
-    cmd!(sh, "git update-ref refs/remotes/upstream/master HEAD").run()?;
-    cmd!(sh, "git checkout -q -b my-change").run()?;
+    g.with_upstream()?;
     let (owner, home, fork) = (format!("{OWNER}:{OWNER}"), &g.home, &g.fork);
     // The git set-up above ran as root: all of it is the owner's, as in a real clone.
     cmd!(sh, "chown -R {owner} {home} {fork}").run()?;
@@ -289,52 +283,46 @@ fn rootful_docker_keeps_the_fork_its_owners() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn rootless_docker_keeps_the_fork_its_owners() -> Result<()> {
-    tests::e2e!();
+/// Every command on an engine of `fixtures/engines.sh` (`kind`), the tool run as the fork's owner
+/// where the engine is the owner's (`as_owner`).
+fn on_started(kind: &'static str, as_owner: bool, doctor_says: &str, smoke: SmokeOn) -> Result<()> {
     let image = dev_image_2010()?;
-    let engine = Started::new("rootless", &[image])?;
-    let s = Scratch::new("e2e-eng-rootless");
+    let engine = Started::new(kind, &[image])?;
+    let s = Scratch::new(&format!("e2e-eng-{kind}"));
     let g = fork(&s)?;
     let on = On {
         g: &g,
         image,
         host: Some(&engine.host),
-        as_owner: true,
+        as_owner,
     };
     let _cleanup = RemoveOn(engine.host.clone(), g.fork.clone());
+    scenario(kind, &on, doctor_says, smoke);
+    Ok(())
+}
+
+#[test]
+fn rootless_docker_keeps_the_fork_its_owners() -> Result<()> {
+    tests::e2e!();
     // On this host's cgroup v1 a rootless engine delegates no cgroups: the nested daemon
     // starts and answers, its containers cannot start, and smoke says so.
-    scenario(
-        "rootless Docker",
-        &on,
+    on_started(
+        "rootless",
+        true,
         "engine kind: rootless Docker:",
         SmokeOn::Refused("the nested dockerd cannot give its containers cgroups"),
-    );
-    Ok(())
+    )
 }
 
 #[test]
 fn userns_remap_docker_keeps_the_fork_its_owners() -> Result<()> {
     tests::e2e!();
-    let image = dev_image_2010()?;
-    let engine = Started::new("userns", &[image])?;
-    let s = Scratch::new("e2e-eng-userns");
-    let g = fork(&s)?;
-    let on = On {
-        g: &g,
-        image,
-        host: Some(&engine.host),
-        as_owner: false,
-    };
-    let _cleanup = RemoveOn(engine.host.clone(), g.fork.clone());
-    scenario(
-        "userns-remap Docker",
-        &on,
+    on_started(
+        "userns",
+        false,
         "engine kind: userns-remap Docker:",
         SmokeOn::Passes,
-    );
-    Ok(())
+    )
 }
 
 #[test]

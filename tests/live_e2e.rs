@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use tests::{containers_with_role, dev_image_2010, text, GitFork, Running, Scratch, Steps};
+use tests::{dev_image_2010, text, GitFork, Running, Scratch, Steps};
 
 const OWNER: u32 = 1000;
 
@@ -95,15 +95,7 @@ fn run_watch_and_test_unit_watch_on_debian_moby_20_10_24() -> Result<()> {
                 code == Some(130),
                 "run --watch after Ctrl-C: {code:?}\n{out}"
             );
-            let ctr = containers_with_role(&g.fork, "dev").join(" ");
-            let ps = Command::new("docker")
-                .args(["exec", &ctr, "ps", "-eo", "args"])
-                .output()?;
-            ensure!(
-                !text(&ps.stdout).contains("dockerd"),
-                "dockerd left: {}",
-                text(&ps.stdout)
-            );
+            tests::nothing_runs_in_the_dev_container(&g.fork, "dockerd")?;
             ensure!(
                 !g.fork.join("bundles/xtask-run/docker.sock").exists(),
                 "the host socket was left"

@@ -110,6 +110,20 @@ impl GitFork {
         })
     }
 
+    /// As a contributor's clone: an `upstream` remote at moby, fetched (`upstream/master` at this
+    /// commit), and a work branch. The git files it writes are root's until chowned.
+    pub fn with_upstream(&self) -> Result<()> {
+        let sh = &self.sh;
+        cmd!(
+            sh,
+            "git remote add upstream https://github.com/moby/moby.git"
+        )
+        .run()?;
+        cmd!(sh, "git update-ref refs/remotes/upstream/master HEAD").run()?;
+        cmd!(sh, "git checkout -q -b my-change").run()?;
+        Ok(())
+    }
+
     /// `smoke` must pass with the server reporting `commit`; returns its stdout for more checks.
     pub fn smoke_passes(&self, image: &str, commit: &str) -> Result<String> {
         let out = self.xtask(image, &["smoke"], &[]);
@@ -154,6 +168,18 @@ impl GitFork {
         env.push(("HOME", self.home.as_str()));
         xtask(&all, &env)
     }
+}
+
+/// No process of the fork's dev container has `what` in its command line (a daemon the tool
+/// started, after the tool was stopped).
+pub fn nothing_runs_in_the_dev_container(fork: &Utf8Path, what: &str) -> Result<()> {
+    let ctr = containers_with_role(fork, "dev").join(" ");
+    let ps = std::process::Command::new("docker")
+        .args(["exec", &ctr, "ps", "-eo", "args"])
+        .output()?;
+    let ps = text(&ps.stdout);
+    anyhow::ensure!(!ps.contains(what), "{what} left in the dev container: {ps}");
+    Ok(())
 }
 
 /// The labelled containers of `fork` with the given role (`dev`, `oneshot`).
