@@ -64,6 +64,8 @@ pub async fn run(w: &Work<'_>, cmd: &[String], pkgs: &[String], flags: &[String]
     );
     let t = std::time::Instant::now();
     let ran = w.run_with(cmd, Output::Stream, &env).await?;
+    // On an engine elsewhere the report is here only once bundles/ came back.
+    w.hand_back().await?;
     let summary = std::fs::read_to_string(&report).ok().map(|t| summarize(&t));
     let secs = t.elapsed().as_secs_f64();
     Ok(conclude(

@@ -37,6 +37,8 @@ impl flags::Binary {
 async fn build_and_summarise(cx: &Context, w: &Work<'_>, bundles: &[String]) -> Result<()> {
     let dev = w.dev;
     build::succeeded(bundles, &build::build(w, bundles, Output::Stream).await?)?;
+    // On an engine elsewhere the artifacts are here only once bundles/ came back.
+    w.hand_back().await?;
     let version = dev.version();
     let artifacts = summary::collect(cx, &dev.fork, bundles, &version).await?;
     let builds_binaries = bundles.iter().any(|b| b.contains("binary"));

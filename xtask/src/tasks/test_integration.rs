@@ -95,6 +95,8 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests) -> Result<u8> {
             .status("Testing", format!("`{cmd}` in {}", dev.fork.root));
         let t = std::time::Instant::now();
         let code = w.run(&it.command, Output::Stream).await?.code;
+        // On an engine elsewhere the reports are here only once bundles/ came back.
+        w.hand_back().await?;
         let json = reports(&out)
             .iter()
             .filter_map(|p| std::fs::read_to_string(p).ok())
