@@ -5,6 +5,7 @@
 //! the owner the fork root has in the container (nothing to do where that is root: rootless
 //! engines); on an engine elsewhere, the changed `bundles/` come back here.
 
+use std::cell::Cell;
 use std::time::SystemTime;
 
 use anyhow::{bail, Result};
@@ -24,6 +25,8 @@ pub struct Work<'a> {
     pub ctr: DevContainer,
     /// When the command began: files changed since are the ones it wrote.
     since: SystemTime,
+    /// Handed back, and nothing run since: the end has nothing more to walk.
+    handed: Cell<bool>,
     _lock: ForkLock,
 }
 
@@ -42,6 +45,7 @@ impl<'a> Work<'a> {
             engine,
             ctr,
             since,
+            handed: Cell::new(false),
             _lock: lock,
         }
     }
@@ -58,6 +62,7 @@ impl<'a> Work<'a> {
 
     /// [`Work::run`] with `env` (`NAME=value`) over the fork's.
     pub async fn run_with(&self, cmd: &[String], out: Output, env: &[String]) -> Result<Ran> {
+        self.handed.set(false);
         let mut exec = self.exec();
         exec.env.extend(env.iter().cloned());
         let pidfile = self.dev.pidfile();
@@ -105,14 +110,23 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
-    /// Hand back what the command wrote (see the module doc).
+    /// Hand back what the command wrote (see the module doc). A task that reads `bundles/`
+    /// before its end calls it then (on an engine elsewhere they come back only now); until the
+    /// next [`Work::run`], [`Work::finish`] does not walk the fork again, so nothing that writes
+    /// in the fork may run through [`Work::exec`] in between.
     pub async fn hand_back(&self) -> Result<()> {
-        hand_back(&self.exec(), self.dev, &self.ctr.source, self.since).await
+        hand_back(&self.exec(), self.dev, &self.ctr.source, self.since).await?;
+        self.handed.set(true);
+        Ok(())
     }
 
-    /// The end of the command: its files handed back, a one-shot container removed.
+    /// The end of the command: its files handed back (unless just done), a one-shot container
+    /// removed.
     pub async fn finish(self) -> Result<()> {
-        let handed = self.hand_back().await;
+        let handed = match self.handed.get() {
+            true => Ok(()),
+            false => self.hand_back().await,
+        };
         if self.ctr.one_shot {
             self.engine.remove(&self.ctr.id).await?;
         }

@@ -13,6 +13,7 @@ use crate::context::Context;
 use crate::dev::exec::Output;
 use crate::dev::names::Names;
 use crate::dev::{container, lock};
+use crate::engine::Engine;
 use crate::flags;
 use crate::fork::{self, ImageSource};
 
@@ -41,7 +42,7 @@ impl flags::Clean {
                 remove_volume(cx, docker, &cache.volume, "cache volume").await?;
             }
             if let ImageSource::Fork(tag) = fork::image(&cx.opts, &f)? {
-                remove_image(cx, docker, &tag).await?;
+                remove_image(cx, engine, &tag).await?;
             }
         }
         Ok(0)
@@ -98,10 +99,11 @@ async fn remove_volume(cx: &Context, docker: &Docker, name: &str, kind: &str) ->
     Ok(())
 }
 
-async fn remove_image(cx: &Context, docker: &Docker, tag: &str) -> Result<()> {
-    let Some(image) = docker.inspect_image(tag).await.ok() else {
+async fn remove_image(cx: &Context, engine: &Engine, tag: &str) -> Result<()> {
+    let Some(image) = engine.try_inspect_image(tag).await? else {
         return Ok(());
     };
+    let docker = &engine.docker;
     if in_use(cx, docker, "ancestor", tag, "dev image").await? {
         return Ok(());
     }

@@ -72,46 +72,44 @@ impl flags::TestIntegration {
 /// The frozen images checked, a daemon left up stopped, then the suites and their summary.
 async fn suites(w: &Work<'_>, it: &IntegrationTests) -> Result<u8> {
     let (cx, dev) = (w.cx, w.dev);
-    {
-        check_frozen(w, it).await?;
-        // The suites use a daemon that already answers in the container (one `run` or
-        // `smoke --keep-running` left up, of an older build) instead of starting the new one.
-        daemon::stop(&w.exec(), cx.cancel.limit(DAEMON_STOP)).await?;
+    check_frozen(w, it).await?;
+    // The suites use a daemon that already answers in the container (one `run` or
+    // `smoke --keep-running` left up, of an older build) instead of starting the new one.
+    daemon::stop(&w.exec(), cx.cancel.limit(DAEMON_STOP)).await?;
 
-        let version = dev.version();
-        let out = dev
-            .fork
-            .bundle_outputs(&it.bundle, &version)
-            .into_iter()
-            .next()
-            .map(|o| dev.fork.root.join(o.dir))
-            .unwrap_or_else(|| dev.fork.root.join("bundles").join(&it.bundle));
-        for old in reports(&out) {
-            let _ = std::fs::remove_file(old);
-        }
-        let _ = std::fs::remove_file(out.join(hack_compat::TEST_LOG));
-        let cmd = it.command.join(" ");
-        cx.ui
-            .status("Testing", format!("`{cmd}` in {}", dev.fork.root));
-        let t = std::time::Instant::now();
-        let code = w.run(&it.command, Output::Stream).await?.code;
-        // On an engine elsewhere the reports are here only once bundles/ came back.
-        w.hand_back().await?;
-        let json = reports(&out)
-            .iter()
-            .filter_map(|p| std::fs::read_to_string(p).ok())
-            .collect::<Vec<_>>()
-            .join("\n");
-        let summary = if !json.is_empty() {
-            Some(summarize(&json))
-        } else {
-            std::fs::read_to_string(out.join(hack_compat::TEST_LOG))
-                .ok()
-                .map(|log| summarize_log(&log))
-        };
-        let secs = t.elapsed().as_secs_f64();
-        Ok(conclude(cx, "test integration", &cmd, summary, code, secs))
+    let version = dev.version();
+    let out = dev
+        .fork
+        .bundle_outputs(&it.bundle, &version)
+        .into_iter()
+        .next()
+        .map(|o| dev.fork.root.join(o.dir))
+        .unwrap_or_else(|| dev.fork.root.join("bundles").join(&it.bundle));
+    for old in reports(&out) {
+        let _ = std::fs::remove_file(old);
     }
+    let _ = std::fs::remove_file(out.join(hack_compat::TEST_LOG));
+    let cmd = it.command.join(" ");
+    cx.ui
+        .status("Testing", format!("`{cmd}` in {}", dev.fork.root));
+    let t = std::time::Instant::now();
+    let code = w.run(&it.command, Output::Stream).await?.code;
+    // On an engine elsewhere the reports are here only once bundles/ came back.
+    w.hand_back().await?;
+    let json = reports(&out)
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let summary = if !json.is_empty() {
+        Some(summarize(&json))
+    } else {
+        std::fs::read_to_string(out.join(hack_compat::TEST_LOG))
+            .ok()
+            .map(|log| summarize_log(&log))
+    };
+    let secs = t.elapsed().as_secs_f64();
+    Ok(conclude(cx, "test integration", &cmd, summary, code, secs))
 }
 
 /// gotestsum's per-suite reports in the bundle's directory (`*-go-test-report.json`).
