@@ -28,6 +28,9 @@ pub struct DirChoice {
     /// The variable that skips the `integration-cli` suite (`TEST_SKIP_INTEGRATION_CLI`), when
     /// read: set when directories are chosen that do not include it.
     pub skip_cli_var: Option<String>,
+    /// The variable that skips the `integration/` suites (`TEST_SKIP_INTEGRATION`), when read:
+    /// set when only `integration-cli` suites run.
+    pub skip_var: Option<String>,
 }
 
 /// The "frozen" images of the integration suites.
@@ -76,6 +79,9 @@ pub(crate) fn read(
     let skip_cli_var = scripts
         .contains("TEST_SKIP_INTEGRATION_CLI")
         .then(|| "TEST_SKIP_INTEGRATION_CLI".to_string());
+    let skip_var = scripts
+        .contains("${TEST_SKIP_INTEGRATION}")
+        .then(|| "TEST_SKIP_INTEGRATION".to_string());
     let loader = [
         "testutil/fixtures/load/frozen.go",
         "internal/test/fixtures/load/frozen.go",
@@ -102,6 +108,7 @@ pub(crate) fn read(
         dirs: DirChoice {
             var: dir_var,
             skip_cli_var,
+            skip_var,
         },
         frozen: FrozenImages {
             images: frozen_images,

@@ -22,6 +22,7 @@ mod make_expr;
 mod make_model;
 mod make_sh;
 mod makefile;
+mod shards;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -31,10 +32,11 @@ pub use daemon::{DaemonFlags, DataRootFlag, InstallDir, RunArg, RunSwitch, NON_B
 pub use era::Era;
 pub use error::Error;
 pub use exports::{ExportValue, MakeExport};
-pub use integration::{Filter, IntegrationTests};
+pub use integration::{DirChoice, Filter, IntegrationTests};
 pub use make_model::MakeCond;
 pub use make_sh::{Checksum, CommitForm};
 pub use makefile::CacheMount;
+pub use shards::{Piece, Unit};
 
 /// A moby checkout, as far as its own files say.
 #[derive(Debug, Clone)]

@@ -4,6 +4,9 @@
 use camino::Utf8PathBuf;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+mod testing;
+pub use testing::{TestIntegration, TestKind, TestUnit};
+
 /// Every help page starts with how to call it, as `cargo xtask …`.
 const HELP: &str = "{usage-heading} {usage}\n\n{about-with-newline}\n{all-args}{after-help}";
 
@@ -342,47 +345,6 @@ pub struct Doctor {
     pub fork: ForkArg,
     #[command(flatten)]
     pub image: ImageArg,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum TestKind {
-    /// The unit tests, as `make test-unit` runs them (`hack/test/unit`, or `hack/make.sh test-unit`)
-    Unit(TestUnit),
-    /// The integration tests, as `make test-integration` runs them (`hack/make.sh dynbinary
-    /// test-integration`, or `… test-integration-cli` up to 17.06), against a freshly built daemon
-    Integration(TestIntegration),
-}
-
-#[derive(Args, Debug)]
-pub struct TestIntegration {
-    /// Only the tests matching this regular expression; sets TEST_FILTER (TESTFLAGS `-check.f`
-    /// up to 17.06)
-    #[arg(long, value_name = "REGEX")]
-    pub run: Option<String>,
-    /// Integration test directories (`integration/system`) [default: those the filter selects, else
-    /// all]; sets TEST_INTEGRATION_DIR
-    #[arg(value_name = "DIR")]
-    pub dirs: Vec<String>,
-    #[command(flatten)]
-    pub opts: ForkOpts,
-}
-
-#[derive(Args, Debug)]
-pub struct TestUnit {
-    /// Packages to test, as `go test` names them (`./pkg/stringid`) [default: all]; sets TESTDIRS
-    #[arg(value_name = "PKG")]
-    pub pkgs: Vec<String>,
-    /// Only the tests matching this regular expression (`go test -run`); goes into TESTFLAGS
-    #[arg(long, value_name = "REGEX")]
-    pub run: Option<String>,
-    /// Keep watching: rerun the tests of the packages whose files change (within PKG… if given)
-    #[arg(long)]
-    pub watch: bool,
-    /// More `go test` flags, after `--`; go into TESTFLAGS
-    #[arg(last = true, value_name = "GO_TEST_ARGS")]
-    pub go_args: Vec<String>,
-    #[command(flatten)]
-    pub opts: ForkOpts,
 }
 
 #[derive(Args, Debug)]

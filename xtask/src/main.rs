@@ -14,6 +14,7 @@ mod flags;
 mod fork;
 mod ops;
 mod source;
+mod split;
 mod tasks;
 mod terminal;
 mod text;

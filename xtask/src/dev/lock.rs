@@ -1,7 +1,12 @@
 //! One fork, one writer. Commands that build, install, start or stop daemons, or change the
-//! container hold the fork's work lock for their whole run; a second one says once whom it waits
-//! for (pid and command) and then runs. Creating the dev container takes a separate, short lock,
-//! so that `shell` never waits on a build but two first uses never create two containers.
+//! container hold the fork's work lock on that engine (its dev container there) for their whole
+//! run; a second one says once whom it waits for (pid and command) and then runs. Whoever writes
+//! the fork's own `bundles/` (an engine that shares our files, or one elsewhere whose `bundles/`
+//! come back here) then also holds the fork's bundles lock, so commands on two engines never
+//! write it at once; the shares of a split run on engines elsewhere come back to
+//! `bundles/engines/<name>/` and need only their engine's lock. Creating the dev container takes
+//! a separate, short lock per engine, so that `shell` never waits on a build but two first uses
+//! never create two containers.
 //!
 //! The locks are advisory file locks (`flock`) on files in the temporary directory named after
 //! the fork's container, never files in the fork; the kernel drops them when the process dies.
@@ -16,11 +21,19 @@ use crate::cancel::Cancel;
 use crate::ui::Ui;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Builds, installs, daemons, container changes: held for the whole command.
-    Work,
-    /// Finding or creating the dev container: held for that moment only.
-    Create,
+pub enum Kind<'a> {
+    /// Builds, installs, daemons, container changes on the engine `key`: held for the whole
+    /// command.
+    Work(&'a str),
+    /// Finding or creating the dev container on the engine `key`: held for that moment only.
+    Create(&'a str),
+    /// Writing the fork's `bundles/`: taken after [`Kind::Work`], never before it.
+    Bundles,
+}
+
+/// An engine's part of its lock files' names: a short digest of its identity.
+pub fn engine_key(identity: &str) -> String {
+    format!("{:08x}", crate::text::fnv1a(identity) as u32)
 }
 
 /// Held while alive; the lock goes with the file descriptor.
@@ -34,12 +47,13 @@ pub async fn acquire(
     ui: Ui,
     cancel: &Cancel,
     names: &Names,
-    kind: Kind,
+    kind: Kind<'_>,
     what: &str,
 ) -> Result<ForkLock> {
-    let path = names.lock_file(match kind {
-        Kind::Work => "work",
-        Kind::Create => "create",
+    let path = names.lock_file(&match kind {
+        Kind::Work(key) => format!("work-{key}"),
+        Kind::Create(key) => format!("create-{key}"),
+        Kind::Bundles => "bundles".to_string(),
     });
     let mut file = std::fs::OpenOptions::new()
         .read(true)
@@ -62,7 +76,7 @@ pub async fn acquire(
         } else {
             holder.to_string()
         };
-        if kind == Kind::Work {
+        if !matches!(kind, Kind::Create(_)) {
             ui.status(
                 "Blocking",
                 format!("waiting for {holder} to finish with this fork"),

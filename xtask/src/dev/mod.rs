@@ -19,6 +19,7 @@ pub mod spec;
 mod work;
 
 use anyhow::Result;
+use camino::{Utf8Path, Utf8PathBuf};
 use hack_compat::Fork;
 
 pub use container::DevContainer;
@@ -30,7 +31,7 @@ use crate::context::Context;
 use crate::engine::Engine;
 use crate::fork::commit::{self, Stamp};
 use crate::fork::{self, ImageSource};
-use crate::source;
+use crate::source::{self, Source};
 use names::Names;
 use spec::DevSpec;
 
@@ -61,6 +62,25 @@ pub struct Dev {
     pub spec: DevSpec,
     pub image_source: ImageSource,
     pub names: Names,
+    /// The engine's name when this command is its share of a split run (`test integration
+    /// --engines`): on an engine elsewhere its `bundles/` come back to `bundles/engines/<name>/`.
+    pub shard: Option<String>,
+}
+
+/// Where the `bundles/` of `engine`'s share of a split run come back to (on an engine
+/// elsewhere): `bundles/engines/<name>/bundles/`, the name made safe for a path.
+pub fn shard_base(fork_root: &Utf8Path, engine: &str) -> Utf8PathBuf {
+    let safe: String = engine
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    fork_root.join("bundles/engines").join(safe)
 }
 
 impl Dev {
@@ -100,18 +120,28 @@ impl Dev {
             spec,
             image_source,
             names,
+            shard: None,
         })
+    }
+
+    /// The directory whose `bundles/` mirrors the engine's, when that is elsewhere.
+    pub fn pulled_into(&self) -> Utf8PathBuf {
+        match &self.shard {
+            Some(name) => shard_base(&self.fork.root, name),
+            None => self.fork.root.clone(),
+        }
     }
 
     /// Find or create the dev container (or a one-shot one), its source made current first. On
     /// a signal, whatever this invocation created is removed before [`Interrupted`] comes back.
     pub async fn up(&self, cx: &Context, one_shot: bool) -> Result<DevContainer> {
         let engine = cx.engine().await?;
+        let key = lock::engine_key(&engine.identity);
         let _lock = lock::acquire(
             cx.ui,
             &cx.cancel,
             &self.names,
-            lock::Kind::Create,
+            lock::Kind::Create(&key),
             cx.ui.task,
         )
         .await?;
@@ -182,10 +212,18 @@ impl Dev {
     /// and any build an earlier command left running (its connection lost) stopped first.
     pub async fn work<'a>(&'a self, cx: &'a Context, one_shot: bool) -> Result<Work<'a>> {
         let engine = cx.engine().await?;
-        let lock =
-            lock::acquire(cx.ui, &cx.cancel, &self.names, lock::Kind::Work, cx.ui.task).await?;
+        let key = lock::engine_key(&engine.identity);
+        let (ui, task) = (cx.ui, cx.ui.task);
+        let mut locks =
+            vec![lock::acquire(ui, &cx.cancel, &self.names, lock::Kind::Work(&key), task).await?];
         let since = std::time::SystemTime::now();
         let ctr = self.up(cx, one_shot).await?;
+        // This command writes the fork's own bundles/ unless it is a share of a split run on an
+        // engine elsewhere (those come back to bundles/engines/<name>/).
+        if self.shard.is_none() || !matches!(ctr.source, Source::Synced(_)) {
+            locks
+                .push(lock::acquire(ui, &cx.cancel, &self.names, lock::Kind::Bundles, task).await?);
+        }
         let reaped = self
             .exec(engine, &ctr)
             .script("reap", &[WORK_PIDFILES], Output::Capture)
@@ -196,7 +234,7 @@ impl Dev {
                 format!("process group {pgid}, left running by an earlier command that lost its connection"),
             );
         }
-        Ok(Work::new(cx, self, engine, ctr, lock, since))
+        Ok(Work::new(cx, self, engine, ctr, locks, since))
     }
 
     /// Hand back what a command without a [`Work`] (`shell`) wrote since `since`.

@@ -27,7 +27,7 @@ pub struct Work<'a> {
     since: SystemTime,
     /// Handed back, and nothing run since: the end has nothing more to walk.
     handed: Cell<bool>,
-    _lock: ForkLock,
+    _locks: Vec<ForkLock>,
 }
 
 impl<'a> Work<'a> {
@@ -36,7 +36,7 @@ impl<'a> Work<'a> {
         dev: &'a Dev,
         engine: &'a Engine,
         ctr: DevContainer,
-        lock: ForkLock,
+        locks: Vec<ForkLock>,
         since: SystemTime,
     ) -> Work<'a> {
         Work {
@@ -46,7 +46,7 @@ impl<'a> Work<'a> {
             ctr,
             since,
             handed: Cell::new(false),
-            _lock: lock,
+            _locks: locks,
         }
     }
 
@@ -138,7 +138,7 @@ impl<'a> Work<'a> {
 pub async fn hand_back(exec: &Exec<'_>, dev: &Dev, src: &Source, since: SystemTime) -> Result<()> {
     if let Source::Synced(target) = src {
         let t = std::time::Instant::now();
-        let pulled = source::pull_bundles(exec, target, &dev.fork).await;
+        let pulled = source::pull_bundles(exec, target, &dev.fork, &dev.pulled_into()).await;
         exec.engine.ui.api("sync: bundles/ back", t.elapsed());
         return pulled;
     }

@@ -69,13 +69,11 @@ pub async fn connect(ui: Ui, ep: &Endpoint, negotiate: bool) -> Result<(Docker, 
         ),
         ("ssh", _) => {
             let d = ssh_dial::start(host)?;
-            let docker = Docker::connect_with_unix(
-                &d.socket.to_string_lossy(),
-                120,
-                bollard::API_DEFAULT_VERSION,
-            );
+            let docker = super::unix_pool::connect(d.socket.clone());
             dialer = Some(d);
-            docker
+            docker.map_err(|e| bollard::errors::Error::IOError {
+                err: std::io::Error::other(e.to_string()),
+            })
         }
         _ => bail!(
             "the Docker endpoint {host} ({}) has a scheme this tool does not know: use unix://, tcp://, or ssh://",

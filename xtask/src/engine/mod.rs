@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod memo;
 mod ssh_dial;
 mod tls_client;
+mod unix_pool;
 
 use std::time::Instant;
 

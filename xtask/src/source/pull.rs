@@ -17,8 +17,10 @@ use crate::dev::exec::{Exec, Output};
 
 /// Bring back what changed in the volume's `bundles/`: listed in the dev container first, then
 /// fetched (one archive of `bundles/`) only when something differs; files the engine no longer
-/// has go here too, but for the tool's own records (`.moby-xtask-*`).
-pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()> {
+/// has go here too, but for the tool's own records (`.moby-xtask-*`) and the shares of a split
+/// run (`bundles/engines/`). `into` is the directory that gets `bundles/`: the fork's root, or
+/// for one engine's share of a split run its own `bundles/engines/<name>`.
+pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork, into: &Utf8Path) -> Result<()> {
     let listed = exec
         .script("bundles_list", &[&t.src_path], Output::Capture)
         .await?;
@@ -35,7 +37,7 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()
             Some((format!("bundles/{}", f.next()?), (kind, size, mtime)))
         })
         .collect();
-    let local = local_bundles(&fork.root);
+    let local = local_bundles(into);
     let differs = remote
         .iter()
         .any(|(p, (kind, size, mtime))| match local.get(p) {
@@ -47,7 +49,7 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()
         .filter(|p| !remote.contains_key(*p) && !is_own_record(p))
         .collect();
     for p in &stale {
-        let path = fork.root.join(p);
+        let path = into.join(p);
         let _ = std::fs::remove_file(&path).or_else(|_| std::fs::remove_dir_all(&path));
     }
     let (uid, gid) = crate::fork::owner(fork)?;
@@ -55,14 +57,14 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()
     let records: Vec<Utf8PathBuf> = local
         .keys()
         .filter(|p| is_own_record(p))
-        .map(|p| fork.root.join(p))
+        .map(|p| into.join(p))
         .collect();
     if differs {
-        fetch(exec, t, fork, local, (!owned).then_some((uid, gid))).await?;
+        fetch(exec, t, into, local, (!owned).then_some((uid, gid))).await?;
     }
     if !owned {
         // bundles/ itself and the tool's own records, written here, are the owner's too.
-        for p in records.iter().chain([&fork.root.join("bundles")]) {
+        for p in records.iter().chain([&into.join("bundles")]) {
             let _ = std::os::unix::fs::lchown(p, Some(uid), Some(gid));
         }
     }
@@ -74,7 +76,7 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork) -> Result<()
 async fn fetch(
     exec: &Exec<'_>,
     t: &Target,
-    fork: &Fork,
+    into: &Utf8Path,
     local: BTreeMap<String, (char, u64, i64)>,
     owner: Option<(u32, u32)>,
 ) -> Result<()> {
@@ -86,7 +88,7 @@ async fn fetch(
         .docker
         .download_from_container(&t.container, Some(opts));
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    let root = fork.root.clone();
+    let root = into.to_owned();
     let reader = Incoming {
         rx,
         cur: Bytes::new(),
@@ -125,9 +127,11 @@ impl std::io::Read for Incoming {
 }
 
 fn is_own_record(p: &str) -> bool {
-    p.rsplit('/')
-        .next()
-        .is_some_and(|n| n.starts_with(".moby-xtask"))
+    p == "bundles/engines"
+        || p.starts_with("bundles/engines/")
+        || p.rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with(".moby-xtask"))
 }
 
 /// `bundles/…` on this machine: kind (`f`, `d`, `l`), size, mtime seconds.

@@ -23,7 +23,11 @@ impl flags::Clean {
         let engine = cx.engine().await?;
         let docker = &engine.docker;
         let names = Names::new(f.root.as_str());
-        let _lock = lock::acquire(cx.ui, &cx.cancel, &names, lock::Kind::Work, "clean").await?;
+        let key = lock::engine_key(&engine.identity);
+        let _lock =
+            lock::acquire(cx.ui, &cx.cancel, &names, lock::Kind::Work(&key), "clean").await?;
+        let _bundles =
+            lock::acquire(cx.ui, &cx.cancel, &names, lock::Kind::Bundles, "clean").await?;
         let bundles = f.root.join("bundles");
         if bundles.exists() {
             let size = du(&bundles);

@@ -16,7 +16,11 @@ impl flags::Down {
         let fork = fork::open(&cx.opts)?;
         let engine = cx.engine().await?;
         let names = Names::new(fork.root.as_str());
-        let _lock = lock::acquire(cx.ui, &cx.cancel, &names, lock::Kind::Work, "down").await?;
+        let key = lock::engine_key(&engine.identity);
+        let _lock =
+            lock::acquire(cx.ui, &cx.cancel, &names, lock::Kind::Work(&key), "down").await?;
+        let _bundles =
+            lock::acquire(cx.ui, &cx.cancel, &names, lock::Kind::Bundles, "down").await?;
         let found = container::of_fork(engine, &names).await?;
         if found.is_empty() {
             cx.ui.result(format!("no dev container for {}", fork.root));

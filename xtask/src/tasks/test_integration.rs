@@ -9,7 +9,8 @@
 
 use anyhow::{bail, Result};
 use camino::Utf8PathBuf;
-use hack_compat::{Filter, IntegrationTests};
+use hack_compat::{Filter, IntegrationTests, Unit};
+use serde_json::json;
 
 use crate::cancel::DAEMON_STOP;
 use crate::context::Context;
@@ -17,6 +18,8 @@ use crate::dev::{Dev, Output, Work};
 use crate::flags;
 use crate::ops::daemon;
 use crate::ops::test_report::{conclude, summarize, summarize_log};
+use crate::source::Source;
+use crate::split::{self, share};
 
 impl flags::TestIntegration {
     pub async fn run(self, cx: &Context) -> Result<u8> {
@@ -24,24 +27,71 @@ impl flags::TestIntegration {
         let Some(it) = dev.fork.integration.clone() else {
             bail!("this fork's Makefile has no test-integration target to follow");
         };
-        if !self.dirs.is_empty() {
-            let Some(var) = &it.dirs.var else {
+        let dirs = fork_dirs(&dev, &it, &self.dirs)?;
+        if let (Some(re), Filter::TestFilter) = (&self.run, &it.filter) {
+            // hack/make/ greps `func .*${TEST_FILTER}.*(` for the suites to build: an anchor
+            // there matches no function, and nothing would run.
+            if re.contains(['^', '$']) {
                 bail!(
-                    "this fork's `{}` runs one suite and takes no directories; select tests with --run",
-                    it.bundle
+                    "--run {re}: this fork finds the suites by grepping `func .*REGEX.*(`, where \
+                     ^ and $ match nothing; leave the anchors out (e.g. --run {})",
+                    re.replace(['^', '$'], "")
                 );
-            };
-            let mut dirs = Vec::new();
-            for d in &self.dirs {
-                let rel = d.trim_start_matches("./").trim_end_matches('/');
-                if rel.is_empty() || rel.starts_with('/') || !dev.fork.root.join(rel).is_dir() {
-                    bail!(
-                        "{d}: not a directory of the fork ({}); name one relative to its root, e.g. integration/system",
-                        dev.fork.root
-                    );
-                }
-                dirs.push(format!("./{rel}"));
             }
+        }
+        if !self.engines.is_empty() {
+            return split::run(cx, &self, &dirs).await;
+        }
+        let parts = if self.shard_units.is_empty() {
+            plain(&mut dev, &it, &dirs, self.run.as_deref());
+            vec![share::Part {
+                env: Vec::new(),
+                units: Vec::new(),
+            }]
+        } else {
+            let mut units = Vec::new();
+            for key in &self.shard_units {
+                let Some(u) = Unit::parse(key) else {
+                    bail!("--shard-units: {key} is not a unit of the integration suites");
+                };
+                units.push(u);
+            }
+            dev.shard = Some(self.shard_name.clone().unwrap_or_else(|| "shard".into()));
+            share::parts(&it, &units, self.run.as_deref())?
+        };
+        let w = dev.work(cx, false).await?;
+        let ran = suites(&w, &it, &parts).await;
+        w.finish().await?;
+        ran
+    }
+}
+
+/// The directories named on the command line, checked to be the fork's (`./…`).
+fn fork_dirs(dev: &Dev, it: &IntegrationTests, given: &[String]) -> Result<Vec<String>> {
+    if !given.is_empty() && it.dirs.var.is_none() {
+        bail!(
+            "this fork's `{}` runs one suite and takes no directories; select tests with --run",
+            it.bundle
+        );
+    }
+    let mut dirs = Vec::new();
+    for d in given {
+        let rel = d.trim_start_matches("./").trim_end_matches('/');
+        if rel.is_empty() || rel.starts_with('/') || !dev.fork.root.join(rel).is_dir() {
+            bail!(
+                "{d}: not a directory of the fork ({}); name one relative to its root, e.g. integration/system",
+                dev.fork.root
+            );
+        }
+        dirs.push(format!("./{rel}"));
+    }
+    Ok(dirs)
+}
+
+/// One engine, the whole selection: the variables `make test-integration` would get.
+fn plain(dev: &mut Dev, it: &IntegrationTests, dirs: &[String], run: Option<&str>) {
+    if let Some(var) = &it.dirs.var {
+        if !dirs.is_empty() {
             if let Some(skip) = &it.dirs.skip_cli_var {
                 if !dirs.iter().any(|d| d == "./integration-cli") {
                     dev.spec.set_env(skip, "1".into());
@@ -49,28 +99,18 @@ impl flags::TestIntegration {
             }
             dev.spec.set_env(var, dirs.join(" "));
         }
-        if let Some(re) = &self.run {
-            match it.filter {
-                // hack/make/ greps `func .*${TEST_FILTER}.*(` for the suites to build: an
-                // anchor there matches no function, and nothing would run.
-                Filter::TestFilter if re.contains(['^', '$']) => bail!(
-                    "--run {re}: this fork finds the suites by grepping `func .*REGEX.*(`, where \
-                     ^ and $ match nothing; leave the anchors out (e.g. --run {})",
-                    re.replace(['^', '$'], "")
-                ),
-                Filter::TestFilter => dev.spec.set_env("TEST_FILTER", re.clone()),
-                Filter::TestFlags(flag) => dev.spec.set_env("TESTFLAGS", format!("{flag} {re}")),
-            }
+    }
+    if let Some(re) = run {
+        match it.filter {
+            Filter::TestFilter => dev.spec.set_env("TEST_FILTER", re.to_string()),
+            Filter::TestFlags(flag) => dev.spec.set_env("TESTFLAGS", format!("{flag} {re}")),
         }
-        let w = dev.work(cx, false).await?;
-        let ran = suites(&w, &it).await;
-        w.finish().await?;
-        ran
     }
 }
 
-/// The frozen images checked, a daemon left up stopped, then the suites and their summary.
-async fn suites(w: &Work<'_>, it: &IntegrationTests) -> Result<u8> {
+/// The frozen images checked, a daemon left up stopped, then each part's run and one summary.
+/// A share of a split run also says each unit's time and where its bundles came back to.
+async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> Result<u8> {
     let (cx, dev) = (w.cx, w.dev);
     check_frozen(w, it).await?;
     // The suites use a daemon that already answers in the container (one `run` or
@@ -78,36 +118,74 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests) -> Result<u8> {
     daemon::stop(&w.exec(), cx.cancel.limit(DAEMON_STOP)).await?;
 
     let version = dev.version();
-    let out = dev
+    let rel = dev
         .fork
         .bundle_outputs(&it.bundle, &version)
         .into_iter()
         .next()
-        .map(|o| dev.fork.root.join(o.dir))
-        .unwrap_or_else(|| dev.fork.root.join("bundles").join(&it.bundle));
-    for old in reports(&out) {
-        let _ = std::fs::remove_file(old);
-    }
-    let _ = std::fs::remove_file(out.join(hack_compat::TEST_LOG));
-    let cmd = it.command.join(" ");
-    cx.ui
-        .status("Testing", format!("`{cmd}` in {}", dev.fork.root));
-    let t = std::time::Instant::now();
-    let code = w.run(&it.command, Output::Stream).await?.code;
-    // On an engine elsewhere the reports are here only once bundles/ came back.
-    w.hand_back().await?;
-    let json = reports(&out)
-        .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .collect::<Vec<_>>()
-        .join("\n");
-    let summary = if !json.is_empty() {
-        Some(summarize(&json))
-    } else {
-        std::fs::read_to_string(out.join(hack_compat::TEST_LOG))
-            .ok()
-            .map(|log| summarize_log(&log))
+        .map(|o| o.dir)
+        .unwrap_or_else(|| Utf8PathBuf::from("bundles").join(&it.bundle));
+    // A share on an engine elsewhere reads its own copy of bundles/ (bundles/engines/<name>/).
+    let base = match (&dev.shard, &w.ctr.source) {
+        (Some(_), Source::Synced(_)) => dev.pulled_into(),
+        _ => dev.fork.root.clone(),
     };
+    let out = base.join(&rel);
+    let cmd = it.command.join(" ");
+    let t = std::time::Instant::now();
+    let (mut json, mut logs, mut code, mut times) = (Vec::new(), Vec::new(), 0, Vec::new());
+    for part in parts {
+        for old in reports(&out) {
+            let _ = std::fs::remove_file(old);
+        }
+        let _ = std::fs::remove_file(out.join(hack_compat::TEST_LOG));
+        let shown = match part.units.is_empty() {
+            true => format!("`{cmd}` in {}", dev.fork.root),
+            false => format!(
+                "`{cmd}` for {}",
+                part.units
+                    .iter()
+                    .map(Unit::key)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        };
+        cx.ui.status("Testing", shown);
+        let ran = w
+            .run_with(&it.command, Output::Stream, &part.env)
+            .await?
+            .code;
+        if code == 0 {
+            code = ran;
+        }
+        // On an engine elsewhere the reports are here only once bundles/ came back.
+        w.hand_back().await?;
+        let text = reports(&out)
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect::<Vec<_>>()
+            .join("\n");
+        times.extend(share::unit_times(&text, &part.units));
+        if !text.is_empty() {
+            json.push(text);
+        } else if let Ok(log) = std::fs::read_to_string(out.join(hack_compat::TEST_LOG)) {
+            logs.push(log);
+        }
+    }
+    let summary = if !json.is_empty() {
+        Some(summarize(&json.join("\n")))
+    } else if !logs.is_empty() {
+        Some(summarize_log(&logs.join("\n")))
+    } else {
+        None
+    };
+    if dev.shard.is_some() {
+        let times: serde_json::Map<String, serde_json::Value> =
+            times.into_iter().map(|(k, v)| (k, v.into())).collect();
+        let bundles = (base != dev.fork.root).then(|| base.join("bundles").to_string());
+        cx.ui
+            .event(json!({"step": "share", "times": times, "bundles": bundles}));
+    }
     let secs = t.elapsed().as_secs_f64();
     Ok(conclude(cx, "test integration", &cmd, summary, code, secs))
 }

@@ -1,0 +1,207 @@
+//! The children of a split run: one `cargo xtask --json test integration --shard-units …` per
+//! engine that has a share, each in its own process group (a Ctrl-C at the terminal reaches only
+//! this process, which passes it on once to each child, so each cleans up on its engine with its
+//! full time). Each child's stderr comes through line by line behind `[engine]` (not with
+//! `--quiet`), and its stdout, JSON events, is gathered into an [`Outcome`] (and, with `--json`,
+//! passed on with the engine's name added).
+
+use std::process::Stdio;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use hack_compat::{Fork, Unit};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use super::plan::Share;
+use crate::context::Context;
+use crate::flags;
+use crate::ui::Verbosity;
+
+/// What one engine's child did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub engine: String,
+    pub units: Vec<Unit>,
+    /// Its exit code (`None`: killed by a signal, or never started).
+    pub code: Option<i32>,
+    /// Its summary event: passed, failed, skipped.
+    pub counts: Option<(u64, u64, u64)>,
+    /// Its failed tests' events (package, test, output).
+    pub failures: Vec<Value>,
+    /// The last error it said.
+    pub error: Option<String>,
+    /// Each unit's time, for the next split.
+    pub times: Vec<(String, f64)>,
+    /// Where its `bundles/` came back to, when the engine is elsewhere.
+    pub bundles: Option<String>,
+    pub secs: f64,
+}
+
+/// Run every share that has units, to the end of each, passing signals on.
+pub async fn all(
+    cx: &Context,
+    fork: &Fork,
+    t: &flags::TestIntegration,
+    shares: &[Share],
+) -> Result<Vec<Outcome>> {
+    let mut pids = Vec::new();
+    let mut tasks = Vec::new();
+    for s in shares.iter().filter(|s| !s.units.is_empty()) {
+        let mut child = command(cx, fork, t, s)?
+            .spawn()
+            .context("cannot start this program again for an engine's share")?;
+        pids.extend(child.id());
+        let ui = cx.ui;
+        let (engine, units) = (s.engine.clone(), s.units.clone());
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let prefix = format!("[{engine}]");
+            let echo = async {
+                if let Some(err) = stderr {
+                    let mut lines = BufReader::new(err).lines();
+                    while let Ok(Some(l)) = lines.next_line().await {
+                        if ui.verbosity > Verbosity::Quiet {
+                            eprintln!("{prefix} {l}");
+                        }
+                    }
+                }
+            };
+            let mut out = Outcome {
+                engine: engine.clone(),
+                units,
+                ..Outcome::default()
+            };
+            let gather = async {
+                if let Some(so) = stdout {
+                    let mut lines = BufReader::new(so).lines();
+                    while let Ok(Some(l)) = lines.next_line().await {
+                        if let Ok(ev) = serde_json::from_str::<Value>(&l) {
+                            take(&mut out, &ev);
+                            if ui.json {
+                                let mut ev = ev;
+                                ev["engine"] = Value::String(engine.clone());
+                                ui.event(ev);
+                            }
+                        }
+                    }
+                }
+            };
+            tokio::join!(echo, gather);
+            out.code = child.wait().await.ok().and_then(|s| s.code());
+            out.secs = started.elapsed().as_secs_f64();
+            out
+        }));
+    }
+    let all = futures_util::future::join_all(tasks);
+    tokio::pin!(all);
+    let mut passed_on = 0;
+    let results = loop {
+        tokio::select! {
+            r = &mut all => break r,
+            sig = cx.cancel.cancelled(), if passed_on == 0 => {
+                signal(&pids, sig);
+                passed_on = 1;
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)), if passed_on == 1 => {
+                if cx.cancel.hurry() {
+                    if let Some(sig) = cx.cancel.signal() {
+                        signal(&pids, sig);
+                    }
+                    passed_on = 2;
+                }
+            }
+        }
+    };
+    let mut outcomes = Vec::new();
+    for r in results {
+        outcomes.push(r.context("an engine's share stopped unexpectedly")?);
+    }
+    for s in shares.iter().filter(|s| s.units.is_empty()) {
+        outcomes.push(Outcome {
+            engine: s.engine.clone(),
+            code: Some(0),
+            ..Outcome::default()
+        });
+    }
+    Ok(outcomes)
+}
+
+/// The child for one share: this program, against the engine the name says (`local`: the one
+/// this command would use; a URL: `DOCKER_HOST`; else a docker context).
+fn command(cx: &Context, fork: &Fork, t: &flags::TestIntegration, s: &Share) -> Result<Command> {
+    let exe = std::env::current_exe().context("cannot find this program to start it per engine")?;
+    let mut c = Command::new(exe);
+    c.arg("--json");
+    if cx.ui.verbosity == Verbosity::Verbose {
+        c.arg("--verbose");
+    }
+    let e = s.engine.as_str();
+    if e == "local" {
+        if let Some(ctx) = &cx.docker_context {
+            c.args(["--context", ctx]);
+        }
+    } else if e.contains("://") {
+        c.env("DOCKER_HOST", e).env_remove("DOCKER_CONTEXT");
+    } else {
+        c.args(["--context", e]);
+    }
+    c.args(["test", "integration", "--fork", fork.root.as_str()]);
+    if let Some(image) = &cx.opts.image.image {
+        c.arg(format!("--image={image}"));
+    }
+    if let Some(commit) = &cx.opts.commit.commit {
+        c.arg(format!("--commit={commit}"));
+    }
+    let units: Vec<String> = s.units.iter().map(Unit::key).collect();
+    c.arg(format!("--shard-name={e}"));
+    c.arg(format!("--shard-units={}", units.join(",")));
+    if let Some(re) = &t.run {
+        c.arg(format!("--run={re}"));
+    }
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    Ok(c)
+}
+
+/// One event of a child, into its outcome.
+fn take(out: &mut Outcome, ev: &Value) {
+    let s = |k: &str| ev.get(k).and_then(Value::as_str);
+    let n = |k: &str| ev.get(k).and_then(Value::as_u64).unwrap_or(0);
+    match (s("step"), s("status")) {
+        (_, Some("error")) => out.error = s("message").map(str::to_string),
+        (Some("test"), Some("failed")) => out.failures.push(ev.clone()),
+        (Some("test integration"), Some(_)) => {
+            out.counts = Some((n("passed"), n("failed"), n("skipped")))
+        }
+        (Some("share"), _) => {
+            if let Some(times) = ev.get("times").and_then(Value::as_object) {
+                out.times = times
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                    .collect();
+            }
+            out.bundles = s("bundles").map(str::to_string);
+        }
+        _ => {}
+    }
+}
+
+/// `sig` to each child (each leads its own process group).
+fn signal(pids: &[u32], sig: crate::cancel::Sig) {
+    let n = match sig {
+        crate::cancel::Sig::Int => libc::SIGINT,
+        crate::cancel::Sig::Term => libc::SIGTERM,
+        crate::cancel::Sig::Hup => libc::SIGHUP,
+    };
+    for pid in pids {
+        if let Ok(pid) = i32::try_from(*pid) {
+            // SAFETY: kill has no memory preconditions; a gone pid is an ignored ESRCH.
+            unsafe { libc::kill(pid, n) };
+        }
+    }
+}
