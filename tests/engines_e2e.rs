@@ -100,32 +100,7 @@ impl On<'_> {
 
 /// Every file of the fork, `.git/` included, belongs to [`OWNER`].
 fn owned_by_owner(fork: &Utf8Path) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let mut others = Vec::new();
-    let mut n = 0;
-    let mut dirs = vec![fork.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for e in fs_err::read_dir(&dir)? {
-            let path =
-                Utf8PathBuf::from_path_buf(e?.path()).map_err(|p| anyhow::anyhow!("{p:?}"))?;
-            let m = std::fs::symlink_metadata(&path)?;
-            if m.uid() != OWNER {
-                n += 1;
-                if others.len() < 10 {
-                    others.push(format!("{path} ({}:{})", m.uid(), m.gid()));
-                }
-            }
-            if m.is_dir() {
-                dirs.push(path);
-            }
-        }
-    }
-    ensure!(
-        n == 0,
-        "{n} file(s) of the fork are not uid {OWNER}'s, e.g.:\n  {}",
-        others.join("\n  ")
-    );
-    Ok(())
+    tests::owned_by(fork, OWNER)
 }
 
 /// What the owner can do with the fork afterwards: write the Makefile, and `git status` (with a

@@ -129,3 +129,47 @@ fn moby_28_5_2_is_e7() -> Result<()> {
     );
     Ok(())
 }
+
+/// The pieces a split run deals out, on the 20.10.24 tree: `integration/` package directories
+/// and the `integration-cli` suites that are Go tests, each sized by the tests a plain `--run`
+/// names; pieces with none of them left out, as the fork's own filter grep leaves them out.
+#[test]
+fn moby_20_10_24_splits_into_directories_and_cli_suites() -> Result<()> {
+    use hack_compat::Unit;
+    tests::real_trees!();
+    let f = Fork::open(debian_2010_tree()?.join("engine"))?;
+    let it = f.integration.as_ref().expect("test-integration");
+    ensure!(it.dirs.skip_var.as_deref() == Some("TEST_SKIP_INTEGRATION"));
+    let dirs = [
+        "integration/system".to_string(),
+        "integration-cli".to_string(),
+    ];
+    let some = f.integration_pieces(&dirs, Some("TestVersion|TestInfoEnsureSucceeds"));
+    let got: Vec<(String, usize)> = some.iter().map(|p| (p.unit.key(), p.tests)).collect();
+    ensure!(
+        got == [
+            ("./integration/system".to_string(), 1),
+            ("integration-cli/TestDockerSuite".to_string(), 1)
+        ],
+        "{got:?}"
+    );
+    let all = f.integration_pieces(&[], None);
+    let suites = all
+        .iter()
+        .filter(|p| matches!(p.unit, Unit::CliSuite(_)))
+        .count();
+    let dirs = all
+        .iter()
+        .filter(|p| matches!(p.unit, Unit::Dir(_)))
+        .count();
+    ensure!(
+        suites == 11 && dirs == 18,
+        "{suites} suites, {dirs} directories: {all:?}"
+    );
+    ensure!(
+        all.iter()
+            .any(|p| p.unit == Unit::Dir("./integration/plugin/authz".into())),
+        "nested directories: {all:?}"
+    );
+    Ok(())
+}

@@ -214,3 +214,33 @@ pub fn e4_copy(tag: &str) -> (Scratch, Utf8PathBuf) {
     copy_tree(&fixture_fork("e4"), &fork).unwrap();
     (s, fork)
 }
+
+/// Every file of `fork`, `.git/` included, belongs to `uid`.
+pub fn owned_by(fork: &Utf8Path, uid: u32) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let mut others = Vec::new();
+    let mut n = 0;
+    let mut dirs = vec![fork.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for e in fs_err::read_dir(&dir)? {
+            let path =
+                Utf8PathBuf::from_path_buf(e?.path()).map_err(|p| anyhow::anyhow!("{p:?}"))?;
+            let m = std::fs::symlink_metadata(&path)?;
+            if m.uid() != uid {
+                n += 1;
+                if others.len() < 10 {
+                    others.push(format!("{path} ({}:{})", m.uid(), m.gid()));
+                }
+            }
+            if m.is_dir() {
+                dirs.push(path);
+            }
+        }
+    }
+    anyhow::ensure!(
+        n == 0,
+        "{n} file(s) of the fork are not uid {uid}'s, e.g.:\n  {}",
+        others.join("\n  ")
+    );
+    Ok(())
+}

@@ -8,10 +8,12 @@
 //! - [`moby`]: Debian's moby releases ([`MOBY_2010`], [`MOBY_2615`], [`MOBY_2852`]), their trees
 //!   and dev images, cached.
 //! - [`fork`]: [`Scratch`] directories, hack-compat's fixture forks, [`GitFork`].
+//! - [`remote`]: [`Remote`], an engine "elsewhere" (dockerd in a container, TLS and ssh on loopback).
 
 pub mod command;
 pub mod fork;
 pub mod moby;
+pub mod remote;
 pub mod running;
 pub mod steps;
 pub mod tier;
@@ -21,11 +23,12 @@ pub use command::{
 };
 pub use fork::{
     containers_with_role, copy_tree, e4_copy, e4_fixture, fixture_fork,
-    nothing_runs_in_the_dev_container, GitFork, Scratch,
+    nothing_runs_in_the_dev_container, owned_by, GitFork, Scratch,
 };
 pub use moby::{
     cache_dir, debian_2010_tree, dev_image_2010, once, Moby, MOBY_2010, MOBY_2615, MOBY_2852,
 };
+pub use remote::Remote;
 pub use running::Running;
 pub use steps::Steps;
 pub use tier::{as_root, skipped, Tier};

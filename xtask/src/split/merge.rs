@@ -75,7 +75,12 @@ pub fn conclude(cx: &Context, fork: &Fork, outcomes: &[Outcome]) -> u8 {
         per_engine.push(json!({"engine": o.engine, "passed": o.counts.map(|c| c.0), "failed": o.counts.map(|c| c.1),
             "skipped": o.counts.map(|c| c.2), "seconds": o.secs, "ran": ran(o)}));
     }
-    let failed = f > 0 || !not_run.is_empty();
+    // A share that failed in any way (a test, a package that did not build) fails the whole.
+    let failed = f > 0
+        || !not_run.is_empty()
+        || outcomes
+            .iter()
+            .any(|o| !o.units.is_empty() && o.code != Some(0));
     ui.event(
         json!({"step": "test integration", "status": if failed { "failed" } else { "ok" },
         "passed": p, "failed": f, "skipped": s, "engines": per_engine, "not_run": not_run}),

@@ -17,7 +17,7 @@ use crate::context::Context;
 use crate::dev::{Dev, Output, Work};
 use crate::flags;
 use crate::ops::daemon;
-use crate::ops::test_report::{conclude, summarize, summarize_log};
+use crate::ops::test_report::{conclude, summarize, summarize_log, Failure};
 use crate::source::Source;
 use crate::split::{self, share};
 
@@ -134,6 +134,7 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
     let cmd = it.command.join(" ");
     let t = std::time::Instant::now();
     let (mut json, mut logs, mut code, mut times) = (Vec::new(), Vec::new(), 0, Vec::new());
+    let mut broken = Vec::new();
     for part in parts {
         for old in reports(&out) {
             let _ = std::fs::remove_file(old);
@@ -166,19 +167,42 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
             .collect::<Vec<_>>()
             .join("\n");
         times.extend(share::unit_times(&text, &part.units));
+        let log = std::fs::read_to_string(out.join(hack_compat::TEST_LOG)).ok();
+        if ran != 0 && text.is_empty() && log.is_none() && parts.len() > 1 {
+            // This part broke before testing while another may have counted: say it, or the
+            // other's counts would read as the whole.
+            broken.push(Failure {
+                package: part
+                    .units
+                    .iter()
+                    .map(Unit::key)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                test: String::new(),
+                output: vec![format!(
+                    "`{cmd}` exited {ran} before these were tested: see its output above"
+                )],
+            });
+        }
         if !text.is_empty() {
             json.push(text);
-        } else if let Ok(log) = std::fs::read_to_string(out.join(hack_compat::TEST_LOG)) {
+        } else if let Some(log) = log {
             logs.push(log);
         }
     }
-    let summary = if !json.is_empty() {
+    let mut summary = if !json.is_empty() {
         Some(summarize(&json.join("\n")))
     } else if !logs.is_empty() {
         Some(summarize_log(&logs.join("\n")))
     } else {
         None
     };
+    if !broken.is_empty() {
+        summary
+            .get_or_insert_with(Default::default)
+            .broken
+            .extend(broken);
+    }
     if dev.shard.is_some() {
         let times: serde_json::Map<String, serde_json::Value> =
             times.into_iter().map(|(k, v)| (k, v.into())).collect();
