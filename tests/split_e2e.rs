@@ -10,15 +10,19 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 use camino::Utf8Path;
 use tests::{
-    containers_with_role, nothing_runs_in_the_dev_container, owned_by, test_summary, text,
-    GitFork, Remote, Running, Scratch, Steps, MOBY_2010,
+    containers_with_role, nothing_runs_in_the_dev_container, owned_by, test_summary, text, GitFork,
+    Remote, Running, Scratch, Steps, MOBY_2010,
 };
 
 const OWNER: u32 = 1000;
 /// Three units, one test each. (Debian's 20.10.24 tree cannot build `integration-cli`: Debian
 /// has no `hcsshim/osversion`; its suites' split is checked on the tree in `real_trees.rs`.)
 const RUN: &str = "TestVersion|TestVolumesInspect|TestTagInvalidReference";
-const DIRS: [&str; 3] = ["integration/system", "integration/volume", "integration/image"];
+const DIRS: [&str; 3] = [
+    "integration/system",
+    "integration/volume",
+    "integration/image",
+];
 
 fn args(engines: Option<&str>) -> Vec<&str> {
     let mut a = vec!["test", "integration", "--run", RUN];
@@ -62,7 +66,10 @@ fn nothing_left_here(fork: &Utf8Path) -> Result<()> {
     for what in ["hack/make", "test.main", "dockerd"] {
         nothing_runs_in_the_dev_container(fork, what)?;
     }
-    ensure!(containers_with_role(fork, "oneshot").is_empty(), "a one-shot container left");
+    ensure!(
+        containers_with_role(fork, "oneshot").is_empty(),
+        "a one-shot container left"
+    );
     Ok(())
 }
 
@@ -79,7 +86,10 @@ fn all_testing(run: &mut Running, engines: &[&str]) -> Result<()> {
             return Ok(());
         }
         ensure!(!run.ended()?, "the split run ended early:\n{out}");
-        ensure!(t.elapsed() < Duration::from_secs(900), "not all testing:\n{out}");
+        ensure!(
+            t.elapsed() < Duration::from_secs(900),
+            "not all testing:\n{out}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -137,30 +147,41 @@ fn integration_suites_split_over_three_engines() -> Result<()> {
         Ok(counts)
     });
 
-    steps.step("split over local, a context (TLS) and ssh://: the same counts", || {
-        let out = g.xtask(&image, &args(Some(&engines)), &env);
-        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-        ensure!(out.status.success(), "{stdout}\n{stderr}");
-        ensure!(test_summary(&stdout) == one, "{stdout}\nagainst {one:?}");
-        ensure!(
-            stderr.contains("Splitting 3 piece(s) over 3 engine(s), by size"),
-            "{stderr}"
-        );
-        for e in names {
-            let line = stdout
-                .lines()
-                .filter(|l| l.starts_with(&format!("  {e}: ")))
-                .nth(1)
-                .unwrap_or_default();
-            ensure!(line.contains("1 passed, 0 failed, 0 skipped in"), "{e}: {stdout}");
-        }
-        let back = g.fork.join("bundles/engines/a-tls/bundles/test-integration");
-        ensure!(
-            back.read_dir()?.flatten().any(|e| e.file_name().to_string_lossy().ends_with("go-test-report.json")),
-            "no report came back to {back}"
-        );
-        owned_by(&g.fork, OWNER)
-    });
+    steps.step(
+        "split over local, a context (TLS) and ssh://: the same counts",
+        || {
+            let out = g.xtask(&image, &args(Some(&engines)), &env);
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            ensure!(out.status.success(), "{stdout}\n{stderr}");
+            ensure!(test_summary(&stdout) == one, "{stdout}\nagainst {one:?}");
+            ensure!(
+                stderr.contains("Splitting 3 piece(s) over 3 engine(s), by size"),
+                "{stderr}"
+            );
+            for e in names {
+                let line = stdout
+                    .lines()
+                    .filter(|l| l.starts_with(&format!("  {e}: ")))
+                    .nth(1)
+                    .unwrap_or_default();
+                ensure!(
+                    line.contains("1 passed, 0 failed, 0 skipped in"),
+                    "{e}: {stdout}"
+                );
+            }
+            let back = g
+                .fork
+                .join("bundles/engines/a-tls/bundles/test-integration");
+            ensure!(
+                back.read_dir()?.flatten().any(|e| e
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with("go-test-report.json")),
+                "no report came back to {back}"
+            );
+            owned_by(&g.fork, OWNER)
+        },
+    );
 
     let spawn = || {
         let mut all = vec!["--fork", g.fork.as_str(), "--image", image.as_str()];
@@ -170,42 +191,55 @@ fn integration_suites_split_over_three_engines() -> Result<()> {
         Running::spawn(&all, &env)
     };
 
-    steps.step("Ctrl-C during the split run: nothing left on any engine", || {
-        let mut run = spawn()?;
-        all_testing(&mut run, &names)?;
-        let out = run.output();
-        ensure!(out.contains("by the last run's times"), "the times not remembered:\n{out}");
-        std::thread::sleep(Duration::from_secs(3));
-        run.signal("INT")?;
-        let (code, out) = run.finish(Duration::from_secs(180))?;
-        ensure!(code == Some(130), "exit {code:?}:\n{out}");
-        nothing_left_here(&g.fork)?;
-        nothing_left_on(&a, &g.fork)?;
-        nothing_left_on(&b, &g.fork)?;
-        owned_by(&g.fork, OWNER)
-    });
-
-    steps.step("an engine stopped mid-run: named, exit 1, the others finish clean", || {
-        let mut run = spawn()?;
-        all_testing(&mut run, &names)?;
-        let stop = Command::new("docker").args(["stop", "-t", "1", &b.name]).output()?;
-        ensure!(stop.status.success(), "{}", text(&stop.stderr));
-        let (code, out) = run.finish(Duration::from_secs(900))?;
-        ensure!(code == Some(1), "exit {code:?}:\n{out}");
-        ensure!(
-            out.lines().any(|l| l.contains(&format!("{b_url}: its share was not run"))),
-            "{out}"
-        );
-        for e in ["local", "a-tls"] {
+    steps.step(
+        "Ctrl-C during the split run: nothing left on any engine",
+        || {
+            let mut run = spawn()?;
+            all_testing(&mut run, &names)?;
+            let out = run.output();
             ensure!(
-                out.lines().any(|l| l.starts_with(&format!("  {e}: 1 passed"))),
-                "{e}:\n{out}"
+                out.contains("by the last run's times"),
+                "the times not remembered:\n{out}"
             );
-        }
-        nothing_left_here(&g.fork)?;
-        nothing_left_on(&a, &g.fork)?;
-        owned_by(&g.fork, OWNER)
-    });
+            std::thread::sleep(Duration::from_secs(3));
+            run.signal("INT")?;
+            let (code, out) = run.finish(Duration::from_secs(180))?;
+            ensure!(code == Some(130), "exit {code:?}:\n{out}");
+            nothing_left_here(&g.fork)?;
+            nothing_left_on(&a, &g.fork)?;
+            nothing_left_on(&b, &g.fork)?;
+            owned_by(&g.fork, OWNER)
+        },
+    );
+
+    steps.step(
+        "an engine stopped mid-run: named, exit 1, the others finish clean",
+        || {
+            let mut run = spawn()?;
+            all_testing(&mut run, &names)?;
+            let stop = Command::new("docker")
+                .args(["stop", "-t", "1", &b.name])
+                .output()?;
+            ensure!(stop.status.success(), "{}", text(&stop.stderr));
+            let (code, out) = run.finish(Duration::from_secs(900))?;
+            ensure!(code == Some(1), "exit {code:?}:\n{out}");
+            ensure!(
+                out.lines()
+                    .any(|l| l.contains(&format!("{b_url}: its share was not run"))),
+                "{out}"
+            );
+            for e in ["local", "a-tls"] {
+                ensure!(
+                    out.lines()
+                        .any(|l| l.starts_with(&format!("  {e}: 1 passed"))),
+                    "{e}:\n{out}"
+                );
+            }
+            nothing_left_here(&g.fork)?;
+            nothing_left_on(&a, &g.fork)?;
+            owned_by(&g.fork, OWNER)
+        },
+    );
     steps.finish();
     Ok(())
 }

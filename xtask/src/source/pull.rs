@@ -59,12 +59,24 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork, into: &Utf8P
         .filter(|p| is_own_record(p))
         .map(|p| into.join(p))
         .collect();
+    if differs && into != fork.root {
+        fs_err::create_dir_all(into)?;
+    }
     if differs {
         fetch(exec, t, into, local, (!owned).then_some((uid, gid))).await?;
     }
     if !owned {
         // bundles/ itself and the tool's own records, written here, are the owner's too.
-        for p in records.iter().chain([&into.join("bundles")]) {
+        // And a split run's `bundles/engines/<name>/`, made here.
+        let made: Vec<Utf8PathBuf> = match into.strip_prefix(&fork.root) {
+            Ok(rel) if !rel.as_str().is_empty() => rel
+                .ancestors()
+                .filter(|a| !a.as_str().is_empty())
+                .map(|a| fork.root.join(a))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for p in records.iter().chain([&into.join("bundles")]).chain(&made) {
             let _ = std::os::unix::fs::lchown(p, Some(uid), Some(gid));
         }
     }

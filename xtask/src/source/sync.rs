@@ -132,6 +132,8 @@ pub struct Pushed {
     /// Files gone from the fork, still in the volume (removed by [`finish`]).
     pub gone: Vec<String>,
     manifest: Manifest,
+    /// Nothing was sent or is to be removed: the manifest on disk stands.
+    unchanged: bool,
 }
 
 /// The fork's files as they are now (before anything is made on the engine: a fork that git
@@ -212,6 +214,7 @@ pub async fn push(engine: &Engine, fork: &Fork, t: &Target, now: Snapshot) -> Re
         wrote?;
     }
     Ok(Pushed {
+        unchanged: changed.is_empty() && gone.is_empty(),
         gone,
         manifest: now,
     })
@@ -230,7 +233,7 @@ pub async fn finish(exec: &Exec<'_>, t: &Target, pushed: Pushed) -> Result<()> {
             );
         }
     }
-    if let Some(path) = &t.manifest {
+    if let (Some(path), false) = (&t.manifest, pushed.unchanged) {
         walk::write_manifest(path, &t.volume_id, &pushed.manifest)?;
     }
     Ok(())
