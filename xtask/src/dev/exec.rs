@@ -169,19 +169,19 @@ impl<'a> Exec<'a> {
         pidfile: &str,
         cmd: &[String],
         tty: bool,
-        give_back: Option<&str>,
+        after: Option<After<'_>>,
         cx: &Context,
     ) -> Result<i64> {
-        let argv = match (tty, give_back) {
+        let argv = match (tty, after) {
             (true, _) => cmd.to_vec(),
-            (false, since) => {
-                let mut args: Vec<&str> = since.into_iter().collect();
+            (false, after) => {
+                let (func, mut args): (&str, Vec<&str>) = match after {
+                    Some(After::GiveBack(since)) => ("session_run", vec![since]),
+                    Some(After::ListBundles { list, src }) => ("session_list", vec![list, src]),
+                    None => ("group_run", Vec::new()),
+                };
                 args.push(pidfile);
                 args.extend(cmd.iter().map(String::as_str));
-                let func = match since {
-                    Some(_) => "session_run",
-                    None => "group_run",
-                };
                 scripts::argv(func, &args)
             }
         };
@@ -263,4 +263,13 @@ fn write_out(ui: &crate::ui::Ui, chunk: LogOutput) {
         }
         LogOutput::StdIn { .. } => {}
     }
+}
+
+/// What a session's exec does after its command, so that it costs one exec: on an engine that
+/// shares our files, hand the files written back (`give_back`, since the epoch time given); on one
+/// elsewhere, list `src`'s `bundles/` into the file `list`, for the hand-back to fetch.
+#[derive(Debug, Clone, Copy)]
+pub enum After<'a> {
+    GiveBack(&'a str),
+    ListBundles { list: &'a str, src: &'a str },
 }

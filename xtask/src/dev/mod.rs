@@ -23,7 +23,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use hack_compat::Fork;
 
 pub use container::DevContainer;
-pub use exec::{Exec, Output};
+pub use exec::{After, Exec, Output};
 pub use work::{epoch, Work};
 
 use crate::cancel::{Interrupted, CREATE_SETTLE};
@@ -65,6 +65,8 @@ pub struct Dev {
     /// The engine's name when this command is its share of a split run (`test integration
     /// --engines`): on an engine elsewhere its `bundles/` come back to `bundles/engines/<name>/`.
     pub shard: Option<String>,
+    /// The fork's files, listed ahead where the engine is probably elsewhere.
+    pub early_walk: source::EarlyWalk,
 }
 
 /// Where the `bundles/` of `engine`'s share of a split run come back to (on an engine
@@ -114,6 +116,10 @@ impl Dev {
             stamp.as_ref().map(|s| s.commit.as_str()),
         );
         let names = Names::new(fork.root.as_str());
+        let early_walk = match crate::engine::endpoint::over_network(cx.docker_context.as_deref()) {
+            true => source::EarlyWalk::start(&fork.root),
+            false => source::EarlyWalk::none(),
+        };
         Ok(Dev {
             fork,
             stamp,
@@ -121,6 +127,7 @@ impl Dev {
             image_source,
             names,
             shard: None,
+            early_walk,
         })
     }
 
@@ -149,8 +156,15 @@ impl Dev {
             let image_id =
                 image::resolve(cx, engine, &self.fork, &self.image_source, false).await?;
             let mut spec = self.spec.clone();
-            let (src, pushed) =
-                source::prepare(engine, &self.fork, &self.names, &image_id, &mut spec).await?;
+            let (src, pushed) = source::prepare(
+                engine,
+                &self.fork,
+                &self.names,
+                &image_id,
+                &mut spec,
+                &self.early_walk,
+            )
+            .await?;
             let want = container::Want {
                 spec: &spec,
                 image_id: &image_id,
@@ -245,6 +259,26 @@ impl Dev {
         since: std::time::SystemTime,
     ) -> Result<()> {
         work::hand_back(exec, self, &ctr.source, since).await
+    }
+
+    /// [`Dev::hand_back`] after a session that listed `bundles/` into the file `list` itself
+    /// (an engine elsewhere, `shell -- CMD`).
+    pub async fn hand_back_listed(
+        &self,
+        exec: &Exec<'_>,
+        ctr: &DevContainer,
+        list: &str,
+    ) -> Result<()> {
+        match &ctr.source {
+            Source::Synced(t) => {
+                let t0 = std::time::Instant::now();
+                let pulled =
+                    source::pull_with_list(exec, t, &self.fork, &self.pulled_into(), list).await;
+                exec.engine.ui.api("sync: bundles/ back", t0.elapsed());
+                pulled
+            }
+            Source::Bind => Ok(()),
+        }
     }
 
     /// An exec in `ctr` with the fork's environment, at the source path.

@@ -110,6 +110,24 @@ session_run() {
     return $rc
 }
 
+# session_list LIST SRC PIDFILE CMD...: CMD as group_run runs it, then SRC's bundles/ listed as
+# bundles_list lists it into LIST (no LIST without bundles/), in one exec: a `shell -- CMD` on an
+# engine elsewhere pays for one exec, and the listing comes back as a file. Listings older than
+# an hour (of sessions that lost their connection) go. CMD's exit code.
+session_list() {
+    list=$1 src=$2
+    shift 2
+    group_run "$@"
+    rc=$?
+    if bundles_list "$src" >"$list.tmp" 2>/dev/null; then
+        mv -f "$list.tmp" "$list"
+    else
+        rm -f "$list.tmp" "$list"
+    fi
+    find /var/tmp -maxdepth 1 -name '.moby-xtask-bundles-*' -mmin +60 -exec rm -f {} + 2>/dev/null
+    return $rc
+}
+
 # give_back SINCE: every file of the fork (the working directory), .git/ included, that container
 # root wrote or changed since SINCE (seconds since the epoch) goes to the owner the fork root has
 # as seen here; a file the command did not touch keeps its owner. Nothing to do where the fork

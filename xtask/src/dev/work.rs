@@ -93,8 +93,15 @@ impl<'a> Work<'a> {
             let (dev, engine) = (self.dev, self.engine);
             let mut spec = dev.spec.clone();
             let image = &self.ctr.image_id;
-            let (src, pushed) =
-                source::prepare(engine, &dev.fork, &dev.names, image, &mut spec).await?;
+            let (src, pushed) = source::prepare(
+                engine,
+                &dev.fork,
+                &dev.names,
+                image,
+                &mut spec,
+                &dev.early_walk,
+            )
+            .await?;
             if let Some(pushed) = pushed {
                 source::finish(&self.exec(), &src, pushed).await?;
             }

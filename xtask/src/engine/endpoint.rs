@@ -39,6 +39,10 @@ impl Tls {
 
 /// The endpoint of this process's environment, or of the context `--context` names.
 pub fn endpoint(ui: Ui, context: Option<&str>) -> Result<Endpoint> {
+    picked(context, &mut |w| ui.warn(w))
+}
+
+fn picked(context: Option<&str>, warn: &mut dyn FnMut(String)) -> Result<Endpoint> {
     let var = |k: &str| match (k, context) {
         ("DOCKER_HOST", Some(_)) => None,
         ("DOCKER_CONTEXT", Some(c)) => Some(c.to_string()),
@@ -47,7 +51,17 @@ pub fn endpoint(ui: Ui, context: Option<&str>) -> Result<Endpoint> {
     let config_dir = var("DOCKER_CONFIG")
         .map(PathBuf::from)
         .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".docker")));
-    resolve(&var, config_dir.as_deref(), &mut |w| ui.warn(w))
+    resolve(&var, config_dir.as_deref(), warn)
+}
+
+/// Whether the engine the docker CLI would pick is reached over the network (`ssh://`, `tcp://`):
+/// a guess made before connecting, with no warning said (the connection says them).
+pub fn over_network(context: Option<&str>) -> bool {
+    picked(context, &mut |_| {}).is_ok_and(|e| {
+        ["ssh://", "tcp://", "https://", "http://"]
+            .iter()
+            .any(|s| e.host.starts_with(s))
+    })
 }
 
 /// What the docker CLI would pick, given its variables and its config directory.

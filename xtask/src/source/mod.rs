@@ -12,8 +12,8 @@ use anyhow::Result;
 use hack_compat::Fork;
 
 pub use probe::shares;
-pub use pull::pull_bundles;
-pub use sync::{Pushed, Target};
+pub use pull::{pull_bundles, pull_with_list};
+pub use sync::{EarlyWalk, Pushed, Target};
 
 use crate::dev::exec::Exec;
 use crate::dev::names::Names;
@@ -37,6 +37,7 @@ pub async fn prepare(
     names: &Names,
     image_id: &str,
     spec: &mut DevSpec,
+    early: &EarlyWalk,
 ) -> Result<(Source, Option<Pushed>)> {
     if shares(engine, fork, names, image_id).await? {
         return Ok((Source::Bind, None));
@@ -45,7 +46,7 @@ pub async fn prepare(
     // (whose entrypoint is the fork's own) first starts.
     spec.replace_source(sync::mount(fork, names));
     let t = std::time::Instant::now();
-    let now = sync::snapshot(fork).await?;
+    let now = sync::snapshot(fork, early).await?;
     engine.ui.api("sync: the fork's files listed", t.elapsed());
     let target = sync::target(engine, fork, names, image_id).await?;
     let t = std::time::Instant::now();

@@ -27,7 +27,68 @@ pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork, into: &Utf8P
     if listed.code != 0 {
         return Ok(()); // no bundles/ there
     }
-    let remote: BTreeMap<String, (char, u64, i64)> = String::from_utf8_lossy(&listed.output)
+    pull_listed(
+        exec,
+        t,
+        fork,
+        into,
+        &String::from_utf8_lossy(&listed.output),
+    )
+    .await
+}
+
+/// [`pull_bundles`] with the listing a session wrote into the file `list` in the container
+/// (`session_list`), fetched through the archive endpoint: no exec. No file: no `bundles/` there.
+pub async fn pull_with_list(
+    exec: &Exec<'_>,
+    t: &Target,
+    fork: &Fork,
+    into: &Utf8Path,
+    list: &str,
+) -> Result<()> {
+    let opts = DownloadFromContainerOptionsBuilder::default()
+        .path(list)
+        .build();
+    let mut stream = exec
+        .engine
+        .docker
+        .download_from_container(exec.container, Some(opts));
+    let mut archive = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(b) => archive.extend_from_slice(&b),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(e).context("cannot fetch the listing of bundles/ from the engine")
+            }
+        }
+    }
+    let mut text = String::new();
+    let mut tar = tar::Archive::new(archive.as_slice());
+    if let Some(entry) = tar
+        .entries()
+        .context("reading the listing of bundles/")?
+        .next()
+    {
+        std::io::Read::read_to_string(&mut entry?, &mut text)
+            .context("reading the listing of bundles/")?;
+    }
+    pull_listed(exec, t, fork, into, &text).await
+}
+
+/// Bring back what differs from `listed` (`bundles_list`'s lines).
+async fn pull_listed(
+    exec: &Exec<'_>,
+    t: &Target,
+    fork: &Fork,
+    into: &Utf8Path,
+    listed: &str,
+) -> Result<()> {
+    let remote: BTreeMap<String, (char, u64, i64)> = listed
         .lines()
         .filter_map(|l| {
             let mut f = l.splitn(4, ' ');

@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use crate::context::{exit_code, Context};
-use crate::dev::{epoch, Dev};
+use crate::dev::{epoch, After, Dev};
 use crate::flags;
 use crate::source::Source;
 use crate::terminal;
@@ -24,15 +24,30 @@ impl flags::Shell {
         let engine = cx.engine().await?;
         let tty = terminal::is_interactive();
         let exec = dev.exec(engine, &ctr);
-        // What the session wrote in the fork is its owner's, as after any command: in the same
-        // exec where it can be (a bind-mounted fork, no terminal), else after it.
-        let inline = (!tty && matches!(ctr.source, Source::Bind)).then(|| epoch(since));
+        // What the session wrote in the fork is its owner's, as after any command, and on an
+        // engine elsewhere bundles/ come back: prepared in the same exec where it can be (no
+        // terminal), else done after it.
+        let since_epoch = epoch(since);
+        // Not in /tmp: a tmpfs there (`hack/dind`), which the archive endpoint does not read.
+        let list = format!("/var/tmp/.moby-xtask-bundles-{}", dev.names.session);
+        let after = match (&ctr.source, tty) {
+            (_, true) => None,
+            (Source::Bind, false) => Some(After::GiveBack(&since_epoch)),
+            (Source::Synced(t), false) => Some(After::ListBundles {
+                list: &list,
+                src: &t.src_path,
+            }),
+        };
         let result = exec
-            .session(&dev.shell_pidfile(), &cmd, tty, inline.as_deref(), cx)
+            .session(&dev.shell_pidfile(), &cmd, tty, after, cx)
             .await;
-        let handed = match inline {
-            Some(_) => Ok(()),
-            None => dev.hand_back(&exec, &ctr, since).await,
+        let handed = match after {
+            Some(After::GiveBack(_)) => Ok(()),
+            Some(After::ListBundles { .. }) if result.is_ok() => {
+                dev.hand_back_listed(&exec, &ctr, &list).await
+            }
+            // A session cut short may not have listed: list now.
+            _ => dev.hand_back(&exec, &ctr, since).await,
         };
         if ctr.one_shot {
             engine.remove(&ctr.id).await?;
