@@ -339,3 +339,66 @@ fn config_file_names_a_prebuilt_image() {
         "{out:?}"
     );
 }
+
+#[test]
+fn hooks_follow_git_for_a_tilde_and_refuse_a_global_hooks_path() {
+    let (s, fork) = e4_copy("hooks-tilde");
+    let home = s.dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let git = |args: &[&str]| {
+        let st = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&fork)
+            .env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("GIT_CONFIG_GLOBAL")
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    let env = [("HOME", home.as_str())];
+    let f = fork.as_str();
+
+    // `~/` in the fork's own core.hooksPath is the user's home, as git reads it.
+    git(&["config", "core.hooksPath", "~/myhooks"]);
+    let out = xtask(&["--fork", f, "hooks", "install"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(home.join("myhooks/pre-commit").is_file());
+    assert!(
+        !fork.join("~").exists(),
+        "a literal ~ directory in the fork"
+    );
+    git(&["config", "--unset", "core.hooksPath"]);
+
+    // A global core.hooksPath would put the hook in front of every repository: refused.
+    std::fs::write(
+        home.join(".gitconfig"),
+        "[core]\n\thooksPath = ~/global-hooks\n",
+    )
+    .unwrap();
+    let out = xtask(&["--fork", f, "hooks", "install"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains("global") && err.contains("--force"), "{err}");
+    assert!(!home.join("global-hooks").exists());
+}
+
+#[test]
+fn adopt_keeps_an_exclude_file_that_is_not_utf8() {
+    let (_s, fork) = e4_copy("adopt-bytes");
+    let st = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&fork)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let exclude = fork.join(".git/info/exclude");
+    let before: &[u8] = b"# mine\n/caf\xe9/\n";
+    std::fs::write(&exclude, before).unwrap();
+    let out = xtask(&["--fork", fork.as_str(), "adopt"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let after = std::fs::read(&exclude).unwrap();
+    assert!(after.starts_with(before), "{after:?}");
+    assert!(text(&after).lines().any(|l| l == "/target/"));
+}

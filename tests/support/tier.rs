@@ -93,10 +93,14 @@ macro_rules! real_trees {
 }
 
 /// Say that a test was skipped, and why, where `cargo test` shows it (not captured), and on
-/// the test's line of the summary: `skipped: <test>: <reason>`.
+/// the test's line of the summary: `skipped: <test>: <reason>`. With `MOBY_XTASK_NO_SKIPS=1`
+/// (CI, which installs and runs everything) a skip fails the test instead.
 pub fn skipped(reason: &str) {
     use std::io::Write;
     let name = std::thread::current().name().unwrap_or("test").to_string();
+    if std::env::var("MOBY_XTASK_NO_SKIPS").is_ok_and(|v| v == "1") {
+        panic!("{name} cannot run here ({reason}) and MOBY_XTASK_NO_SKIPS=1");
+    }
     let _ = writeln!(std::io::stderr(), "skipped: {name}: {reason}");
 }
 

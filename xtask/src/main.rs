@@ -13,6 +13,7 @@ mod engine;
 mod flags;
 mod fork;
 mod ops;
+mod private;
 mod source;
 mod split;
 mod tasks;

@@ -84,6 +84,7 @@ async fn find_reusable(
             None
         };
         if let Some(why) = why {
+            refuse_if_in_use(engine, &id, why).await?;
             ui.status("Replacing", format!("dev container {}: {why}", short(&id)));
             engine.remove(&id).await?;
             continue;
@@ -111,6 +112,39 @@ async fn find_reusable(
         return Ok(Some((id, driver)));
     }
     Ok(None)
+}
+
+/// A dev container with commands running in it (a `shell`, a `run` daemon, a build: exec
+/// sessions, as the engine lists them) is never replaced under them: this command refuses,
+/// naming what differs and what runs there.
+async fn refuse_if_in_use(engine: &Engine, id: &str, why: &str) -> Result<()> {
+    let Ok(info) = engine.docker.inspect_container(id, None).await else {
+        return Ok(());
+    };
+    let running = info.state.and_then(|s| s.running).unwrap_or(false);
+    let execs = info.exec_ids.unwrap_or_default();
+    if !running || execs.is_empty() {
+        return Ok(());
+    }
+    let mut what = String::new();
+    if let Ok(e) = engine.docker.inspect_exec(&execs[0]).await {
+        if let Some(pc) = e.process_config {
+            let mut argv = vec![pc.entrypoint.unwrap_or_default()];
+            argv.extend(pc.arguments.unwrap_or_default());
+            what = format!(
+                " (`{}`)",
+                crate::private::printable(&argv.join(" "))
+                    .chars()
+                    .take(60)
+                    .collect::<String>()
+            );
+        }
+    }
+    bail!(
+        "the fork's dev container {} is in use by {} command(s){what} and this command wants another one ({why});          finish those first, or run this one with the same settings (DOCKER_PORT, DELVE_PORT, --image) as theirs",
+        short(id),
+        execs.len()
+    )
 }
 
 async fn create_and_start(engine: &Engine, want: &Want<'_>) -> Result<(String, Option<String>)> {

@@ -8,8 +8,11 @@
 //! a separate, short lock per engine, so that `shell` never waits on a build but two first uses
 //! never create two containers.
 //!
-//! The locks are advisory file locks (`flock`) on files in the temporary directory named after
-//! the fork's container, never files in the fork; the kernel drops them when the process dies.
+//! The locks are advisory file locks (`flock`) on files named after the fork's container in
+//! this user's private runtime directory (`private.rs`), never files in the fork nor in a
+//! directory another user can write; the kernel drops them when the process dies. Two users
+//! sharing one fork therefore do not wait for each other: the engine keeps them apart (a dev
+//! container in use is never replaced, see `container.rs`).
 
 use std::io::{Read, Seek, Write};
 use std::time::Duration;
@@ -54,23 +57,12 @@ pub async fn acquire(
         Kind::Work(key) => format!("work-{key}"),
         Kind::Create(key) => format!("create-{key}"),
         Kind::Bundles => "bundles".to_string(),
-    });
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .with_context(|| format!("cannot open the lock file {path}"))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // Another user's later invocation on a shared fork must be able to open it too.
-        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o666));
-    }
+    })?;
+    let mut file = crate::private::open(&path).context("cannot open the fork's lock file")?;
     if file.try_lock().is_err() {
         let mut holder = String::new();
         let _ = file.read_to_string(&mut holder);
-        let holder = holder.trim();
+        let holder = crate::private::printable(&holder);
         let holder = if holder.is_empty() {
             "another cargo xtask".to_string()
         } else {

@@ -52,11 +52,10 @@ impl Names {
         }
     }
 
-    /// The lock file for `kind` (`work`, `create`), in the temporary directory, never the fork.
-    pub fn lock_file(&self, kind: &str) -> Utf8PathBuf {
-        let dir =
-            Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
-        dir.join(format!("{}.{kind}.lock", self.container))
+    /// The lock file for `kind` (`work`, `create`), in this user's private runtime directory,
+    /// never the fork nor a directory another user can write.
+    pub fn lock_file(&self, kind: &str) -> anyhow::Result<Utf8PathBuf> {
+        Ok(crate::private::runtime_dir()?.join(format!("{}.{kind}.lock", self.container)))
     }
 
     /// `label=value` that finds every container of this fork.

@@ -92,10 +92,7 @@ pub fn first_choice(engine: &Engine) -> Profile {
 /// Remember that this engine refused `--privileged` (best effort: a cache, not state).
 pub fn remember_refusal(engine: &Engine) {
     if let Some(p) = engine.memo(MEMO) {
-        if let Some(dir) = p.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let _ = std::fs::write(&p, "refuses --privileged: unable to apply caps\n");
+        crate::engine::memo::write(&p, "refuses --privileged: unable to apply caps\n");
     }
 }
 

@@ -148,6 +148,11 @@ rm_tree() {
     rm -rf -- "$1"
 }
 
+# rm_reports DIR: an earlier run's test reports in DIR (relative to the fork) go before a run.
+rm_reports() {
+    rm -f -- "$1"/*go-test-report.json "$1"/test.log
+}
+
 # installed_is KEY: the last install in this container was of the build KEY names.
 installed_is() {
     [ "$(cat /var/run/moby-xtask-installed 2>/dev/null)" = "$1" ]

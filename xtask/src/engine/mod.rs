@@ -100,13 +100,10 @@ impl Known {
             Kind::Podman { rootless: true } => "rootless",
             _ => "rootful",
         };
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
         let driver = self.driver.as_deref().unwrap_or_default();
-        let _ = std::fs::write(
+        memo::write(
             path,
-            format!("podman {rootless} {} {driver}\n", self.identity),
+            &format!("podman {rootless} {} {driver}\n", self.identity),
         );
     }
 }

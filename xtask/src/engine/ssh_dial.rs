@@ -78,11 +78,18 @@ pub fn ssh_args(url: &str) -> Result<Vec<String>> {
 /// directory) when dropped, with the [`Engine`](super::Engine) that owns it.
 pub fn start(url: &str) -> Result<Dialer> {
     let target = ssh_args(url)?;
-    let dir = std::env::temp_dir().join(format!("moby-xtask-ssh-{}", std::process::id()));
+    // In the private runtime directory: only this user reaches the socket and the master.
+    let dir = crate::private::runtime_dir()?
+        .into_std_path_buf()
+        .join(format!("ssh-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let socket = dir.join("docker.sock");
     let listener = UnixListener::bind(&socket)
         .with_context(|| format!("cannot listen on {}", socket.display()))?;

@@ -145,8 +145,9 @@ pub fn summarize_log(log: &str) -> Summary {
 }
 
 /// Show a run's outcome, each failure with its own lines and then `N passed, M failed, K
-/// skipped` alone on its line, and return the exit code: 1 when a test failed or the run broke
-/// (a non-zero exit with nothing counted). Without a summary (no report), the exit code decides.
+/// skipped` alone on its line, and return the exit code: 1 when a test failed or the fork's
+/// command exited non-zero (whatever was counted). Without a summary (no report), the exit code
+/// decides.
 pub fn conclude(
     cx: &Context,
     step: &str,
@@ -171,11 +172,19 @@ pub fn conclude(
         show(cx, f);
     }
     let failed = s.failed > 0 || !s.broken.is_empty();
-    let broke = s.passed + s.failed + s.skipped == 0 && code != 0;
+    // The fork's exit code is the truth, whatever was counted: a later bundle, the second
+    // daemon or the teardown failing after some tests passed is a failed run.
+    let broke = code != 0;
     if broke && !failed {
-        cx.ui.error(format!(
-            "`{cmd}` broke before any test ran (exit {code}): see its output above"
-        ));
+        if s.passed + s.failed + s.skipped == 0 {
+            cx.ui.error(format!(
+                "`{cmd}` broke before any test ran (exit {code}): see its output above"
+            ));
+        } else {
+            cx.ui.error(format!(
+                "`{cmd}` failed (exit {code}) after the tests counted below: its last lines above say what broke"
+            ));
+        }
     }
     cx.ui.event(
         json!({"step": step, "status": if failed || broke { "failed" } else { "ok" },

@@ -48,12 +48,9 @@ pub async fn shares(engine: &Engine, fork: &Fork, names: &Names, image_id: &str)
         ));
     }
     if let Some(p) = memo {
-        if let Some(dir) = p.parent() {
-            let _ = fs_err::create_dir_all(dir);
-        }
         let old = std::fs::read_to_string(&p).unwrap_or_default();
         let answer = if shared { "yes" } else { "no" };
-        let _ = fs_err::write(&p, format!("{old}{answer}{key}\n"));
+        crate::engine::memo::write(&p, &format!("{old}{answer}{key}\n"));
     }
     Ok(shared)
 }

@@ -115,17 +115,11 @@ pub fn read_manifest(path: &Utf8Path, volume_id: &str) -> Manifest {
 }
 
 pub fn write_manifest(path: &Utf8Path, volume_id: &str, m: &Manifest) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        fs_err::create_dir_all(dir)?;
-    }
     let mut text = format!("# volume {volume_id}\n");
     for (p, e) in m {
         text.push_str(&format!("{p}\t{}\t{}\t{}\n", e.size, e.mtime_ns, e.mode));
     }
-    let tmp = path.with_extension("tsv.tmp");
-    fs_err::write(&tmp, text)?;
-    fs_err::rename(&tmp, path)?;
-    Ok(())
+    crate::private::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -35,6 +35,16 @@ pub fn conclude(cx: &Context, fork: &Fork, outcomes: &[Outcome]) -> u8 {
             }
         }
     }
+    // A share whose command failed after its tests were counted, with no failure of its own
+    // to show: named, or its counts would read as a pass.
+    for o in outcomes.iter().filter(|o| ran(o) && o.failures.is_empty()) {
+        if let (false, Some(c @ 1..)) = (o.units.is_empty(), o.code) {
+            ui.error(format!(
+                "{}: its share failed (exit {c}) after its tests ran: see its lines above",
+                o.engine
+            ));
+        }
+    }
     let mut not_run = Vec::new();
     for o in outcomes.iter().filter(|o| !ran(o)) {
         let units: Vec<String> = o.units.iter().map(Unit::key).collect();

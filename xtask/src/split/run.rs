@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use hack_compat::{Fork, Unit};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use super::plan::Share;
@@ -61,8 +61,8 @@ pub async fn all(
             let prefix = format!("[{engine}]");
             let echo = async {
                 if let Some(err) = stderr {
-                    let mut lines = BufReader::new(err).lines();
-                    while let Ok(Some(l)) = lines.next_line().await {
+                    let mut rd = BufReader::new(err);
+                    while let Some(l) = next_line(&mut rd).await {
                         if ui.verbosity > Verbosity::Quiet {
                             eprintln!("{prefix} {l}");
                         }
@@ -76,8 +76,8 @@ pub async fn all(
             };
             let gather = async {
                 if let Some(so) = stdout {
-                    let mut lines = BufReader::new(so).lines();
-                    while let Ok(Some(l)) = lines.next_line().await {
+                    let mut rd = BufReader::new(so);
+                    while let Some(l) = next_line(&mut rd).await {
                         if let Ok(ev) = serde_json::from_str::<Value>(&l) {
                             take(&mut out, &ev);
                             if ui.json {
@@ -203,5 +203,34 @@ fn signal(pids: &[u32], sig: crate::cancel::Sig) {
             // SAFETY: kill has no memory preconditions; a gone pid is an ignored ESRCH.
             unsafe { libc::kill(pid, n) };
         }
+    }
+}
+
+/// A child's next line, its bytes read as they are (a non-UTF-8 byte becomes U+FFFD, it never
+/// stops the reader: a child whose pipe closed would die on its next write, without cleanup).
+async fn next_line(rd: &mut (impl AsyncBufRead + Unpin)) -> Option<String> {
+    let mut buf = Vec::new();
+    match rd.read_until(b'\n', &mut buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(_) => {
+            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                buf.pop();
+            }
+            Some(String::from_utf8_lossy(&buf).into_owned())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_childs_non_utf8_output_is_read_on_not_stopped_at() {
+        let data: &[u8] = b"one\n\xff\xfe bad\r\nthree";
+        let mut rd = tokio::io::BufReader::new(data);
+        let mut got = Vec::new();
+        while let Some(l) = super::next_line(&mut rd).await {
+            got.push(l);
+        }
+        assert_eq!(got, ["one", "\u{fffd}\u{fffd} bad", "three"]);
     }
 }

@@ -24,7 +24,13 @@ impl flags::Adopt {
         })?;
         let exclude = Utf8PathBuf::from_path_buf(repo.commondir().join("info/exclude"))
             .map_err(|p| anyhow::anyhow!("git dir {} is not UTF-8", p.display()))?;
-        let text = std::fs::read_to_string(&exclude).unwrap_or_default();
+        // Bytes, not text: a file that is not UTF-8 is kept whole, never replaced.
+        let bytes = match std::fs::read(&exclude) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {exclude}")),
+        };
+        let text = String::from_utf8_lossy(&bytes);
         if crate::text::lists_target(&text) {
             cx.ui.result(format!("{exclude} already excludes {ENTRY}"));
             return Ok(0);
@@ -32,13 +38,15 @@ impl flags::Adopt {
         if let Some(dir) = exclude.parent() {
             fs_err::create_dir_all(dir)?;
         }
-        let sep = if text.is_empty() || text.ends_with('\n') {
+        let sep = if bytes.is_empty() || bytes.ends_with(b"\n") {
             ""
         } else {
             "\n"
         };
         let line = "# cargo's output of the moby-xtask workspace (cargo xtask adopt)";
-        fs_err::write(&exclude, format!("{text}{sep}{line}\n{ENTRY}\n"))?;
+        let mut out = bytes.clone();
+        out.extend_from_slice(format!("{sep}{line}\n{ENTRY}\n").as_bytes());
+        fs_err::write(&exclude, out)?;
         cx.ui.result(format!(
             "added {ENTRY} to {exclude} (untracked: no change to the fork's files)"
         ));

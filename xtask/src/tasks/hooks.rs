@@ -45,9 +45,12 @@ fn current(hook: &Utf8Path) -> Result<Current> {
 impl flags::Hooks {
     pub async fn run(self, cx: &Context) -> Result<u8> {
         let fork = fork::open(&cx.opts)?;
-        let hook = hook_path(&fork.root)?;
+        let (hook, shared) = hook_path(&fork.root)?;
         match (self, current(&hook)?) {
             (flags::Hooks::Install { force, .. }, now) => {
+                if shared && !force {
+                    bail!("core.hooksPath ({}) is set in your global or system git config: a hook there runs for every repository of yours; set one for this fork (`git config core.hooksPath .git/hooks`), or pass --force", hook.parent().map(|p| p.as_str()).unwrap_or(""));
+                }
                 if let Current::Foreign(why) = now {
                     if !force {
                         bail!("{hook} {why}: pass --force to replace it (the old one is kept as a backup)");
@@ -92,21 +95,32 @@ fn script() -> String {
     )
 }
 
-/// `core.hooksPath` if set (relative to the work tree), else the common git dir's `hooks/`.
-fn hook_path(root: &Utf8Path) -> Result<Utf8PathBuf> {
+/// `core.hooksPath` if set (`~/` expanded as git does, relative to the work tree), else the
+/// common git dir's `hooks/`; and whether that directory is set outside this repository's own
+/// config (a global or system `core.hooksPath`: a hook there runs for every repository).
+fn hook_path(root: &Utf8Path) -> Result<(Utf8PathBuf, bool)> {
     let repo = Repository::open(root)
         .with_context(|| format!("{root} is not a git repository: hooks need one"))?;
-    let configured = repo
-        .config()
-        .ok()
-        .and_then(|c| c.get_string("core.hooksPath").ok());
+    let config = repo.config().ok();
+    let path = |c: &git2::Config| {
+        c.get_path("core.hooksPath")
+            .ok()
+            .and_then(|p| p.to_str().map(str::to_string))
+    };
+    let configured = config.as_ref().and_then(path);
+    let local = config
+        .as_ref()
+        .and_then(|c| c.open_level(git2::ConfigLevel::Local).ok())
+        .as_ref()
+        .and_then(path);
+    let shared = configured.is_some() && local.is_none();
     let dir = match configured {
         Some(p) if p.starts_with('/') => Utf8PathBuf::from(p),
         Some(p) => root.join(p),
         None => Utf8PathBuf::from_path_buf(repo.commondir().join("hooks"))
             .map_err(|p| anyhow::anyhow!("git dir {} is not UTF-8", p.display()))?,
     };
-    Ok(dir.join("pre-commit"))
+    Ok((dir.join("pre-commit"), shared))
 }
 
 fn set_executable(path: &Utf8Path) -> Result<()> {

@@ -145,6 +145,11 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
             }
             _ => (it.command.clone(), part.env.clone()),
         };
+        // An earlier run's (or part's) reports are never counted: gone where the run writes
+        // them (the engine's copy) and here (what comes back).
+        w.exec()
+            .script("rm_reports", &[rel.as_str()], Output::Capture)
+            .await?;
         for old in reports(&out) {
             let _ = std::fs::remove_file(old);
         }
@@ -160,7 +165,7 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
                     .join(" ")
             ),
         };
-        cx.ui.status("Testing", shown);
+        cx.ui.status("Testing", &shown);
         let ran = w.run_with(&command, Output::Stream, &env).await?.code;
         if code == 0 {
             code = ran;
@@ -174,6 +179,11 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
             .join("\n");
         times.extend(share::unit_times(&text, &part.units));
         let log = std::fs::read_to_string(out.join(hack_compat::TEST_LOG)).ok();
+        if ran != 0 && (!text.is_empty() || log.is_some()) && parts.len() > 1 {
+            cx.ui.error(format!(
+                "{shown} exited {ran} after its tests ran: its output above says what broke"
+            ));
+        }
         if ran != 0 && text.is_empty() && log.is_none() && parts.len() > 1 {
             // This part broke before testing while another may have counted: say it, or the
             // other's counts would read as the whole.

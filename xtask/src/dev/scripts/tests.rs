@@ -7,12 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::LIBRARY;
 
-/// `skipped: <test>: <reason>` where `cargo test` shows it (straight to stderr, not captured).
-fn skipped(reason: &str) {
-    use std::io::Write;
-    let name = std::thread::current().name().unwrap_or("test").to_string();
-    let _ = writeln!(std::io::stderr(), "skipped: {name}: {reason}");
-}
+use crate::text::skipped;
 
 fn dash() -> Option<Command> {
     if Command::new("dash").arg("-c").arg("true").status().is_err() {
@@ -284,9 +279,12 @@ fn shellcheck_is_clean() {
 #[test]
 fn each_exec_carries_only_what_its_function_needs() {
     let run = super::script_for("group_run");
-    assert!(
-        run.contains("group_run() {") && !run.contains("dockerd --") && !run.contains("reap()")
-    );
+    assert!(run.contains("group_run() {"), "{run}");
+    // What group_run does not need is left out (each of these is in the library).
+    for other in ["reap() {", "daemon_stop() {", "give_back() {"] {
+        assert!(LIBRARY.contains(other), "{other} is not in the library");
+        assert!(!run.contains(other), "{other} carried by group_run:\n{run}");
+    }
     let reap = super::script_for("reap");
     for f in ["reap() {", "group_stop() {", "alive() {"] {
         assert!(reap.contains(f), "{f} missing:\n{reap}");
