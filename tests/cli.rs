@@ -402,3 +402,42 @@ fn adopt_keeps_an_exclude_file_that_is_not_utf8() {
     assert!(after.starts_with(before), "{after:?}");
     assert!(text(&after).lines().any(|l| l == "/target/"));
 }
+
+/// The tool's runtime directory (`$TMPDIR/moby-xtask-<uid>` here) planted by another user as a
+/// symlink to a directory of root's: refused in one line, nothing made or changed through it;
+/// once it is gone, the directory is made `0700` and the locks in it `0600`.
+#[test]
+fn a_runtime_dir_planted_by_another_user_is_refused_and_not_followed() -> anyhow::Result<()> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    tests::e2e!();
+    let s = tests::Scratch::new("runtime-planted");
+    let victim = s.dir.join("victim");
+    std::fs::create_dir_all(&victim)?;
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::write(victim.join("f"), "precious")?;
+    let planted = s.dir.join("moby-xtask-0");
+    std::os::unix::fs::symlink(&victim, &planted)?;
+    std::os::unix::fs::lchown(&planted, Some(1000), Some(1000))?;
+    let fork = e4_fixture();
+    let down = || xtask(&["--fork", &fork, "down"], &[("TMPDIR", s.dir.as_str())]);
+    let out = down();
+    let err = text(&out.stderr);
+    anyhow::ensure!(out.status.code() == Some(1), "{err}");
+    anyhow::ensure!(err.contains("symlink") && err.lines().count() <= 2, "{err}");
+    let names: Vec<_> = std::fs::read_dir(&victim)?.collect();
+    anyhow::ensure!(names.len() == 1, "something was made through the link");
+    let meta = std::fs::metadata(&victim)?;
+    anyhow::ensure!(meta.mode() & 0o777 == 0o755 && meta.uid() == 0);
+    anyhow::ensure!(std::fs::read_to_string(victim.join("f"))? == "precious");
+
+    std::fs::remove_file(&planted)?;
+    let out = down();
+    anyhow::ensure!(out.status.success(), "{}", text(&out.stderr));
+    let meta = std::fs::symlink_metadata(&planted)?;
+    anyhow::ensure!(meta.is_dir() && meta.mode() & 0o777 == 0o700);
+    for e in std::fs::read_dir(&planted)? {
+        let m = e?.metadata()?;
+        anyhow::ensure!(m.mode() & 0o777 == 0o600, "a runtime file not 0600");
+    }
+    Ok(())
+}

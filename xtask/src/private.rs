@@ -1,7 +1,7 @@
 //! The one home of the files the tool keeps on this machine outside the fork: its runtime
 //! directory (locks, the ssh dialer's socket) and its cache (memos), both this user's alone.
 //!
-//! The runtime directory is `$XDG_RUNTIME_DIR/moby-xtask`, else `<cache>/run`; the cache is
+//! The runtime directory is `$XDG_RUNTIME_DIR/moby-xtask`, else `/tmp/moby-xtask-<uid>`; the cache is
 //! `$XDG_CACHE_HOME/moby-xtask`, else `~/.cache/moby-xtask`. Each is made `0700` and checked
 //! before use: a real directory (not a symlink), owned by this user, closed to others. A path
 //! another user could have planted (a symlink, their directory) is refused, never followed.
@@ -27,14 +27,23 @@ pub fn cache_dir() -> Option<Utf8PathBuf> {
         .map(|c| c.join("moby-xtask"))
 }
 
-/// The private runtime directory, made and checked.
+/// The private runtime directory, made and checked: `$XDG_RUNTIME_DIR/moby-xtask` when that
+/// directory is this user's, else `<temp>/moby-xtask-<uid>` (as tmux does: short enough for
+/// the ssh dialer's sockets, and on a local disk whatever `HOME` is; another user who made that
+/// path first is refused, never followed).
 pub fn runtime_dir() -> Result<Utf8PathBuf> {
-    let dir = match var("XDG_RUNTIME_DIR") {
-        Some(r) => Utf8PathBuf::from(r).join("moby-xtask"),
-        None => match cache_dir() {
-            Some(c) => c.join("run"),
-            None => bail!("no private directory for the tool's locks: set XDG_RUNTIME_DIR or HOME"),
-        },
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let xdg = var("XDG_RUNTIME_DIR")
+        .map(Utf8PathBuf::from)
+        .filter(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == me));
+    let dir = match xdg {
+        Some(r) => r.join("moby-xtask"),
+        None => {
+            let tmp =
+                Utf8PathBuf::from_path_buf(std::env::temp_dir()).unwrap_or_else(|_| "/tmp".into());
+            tmp.join(format!("moby-xtask-{me}"))
+        }
     };
     ensure(&dir)?;
     Ok(dir)
@@ -114,6 +123,18 @@ pub fn printable(text: &str) -> String {
         .collect::<String>()
         .trim()
         .to_string()
+}
+
+/// [`printable`] for several lines: each line's control characters dropped, the lines kept.
+pub fn printable_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            l.chars()
+                .filter(|c| !c.is_control() || *c == '\t')
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

@@ -153,6 +153,27 @@ rm_reports() {
     rm -f -- "$1"/*go-test-report.json "$1"/test.log
 }
 
+# test_daemons_clean DIR: what the fork's test daemons left under DIR (relative to the fork):
+# each daemon whose pidfile is there stopped, then every mount at or below DIR unmounted,
+# deepest first, so that DIR can be removed (`make`'s --rm container would have thrown them
+# away). Prints each daemon stopped and each mount left.
+test_daemons_clean() {
+    d=$(pwd -P)/$1
+    [ -d "$d" ] || return 0
+    find "$d" -name '*.pid' -type f 2>/dev/null | while read -r pf; do
+        p=$(cat "$pf" 2>/dev/null)
+        case $p in '' | *[!0-9]*) continue ;; esac
+        if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = dockerd ]; then
+            group_stop "$pf" 100 >/dev/null
+            echo "stopped $p"
+        fi
+    done
+    awk -v d="$d" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo |
+        sort -r | while read -r m; do
+            umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "left $m"
+        done
+}
+
 # installed_is KEY: the last install in this container was of the build KEY names.
 installed_is() {
     [ "$(cat /var/run/moby-xtask-installed 2>/dev/null)" = "$1" ]
