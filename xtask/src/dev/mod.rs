@@ -232,6 +232,28 @@ impl Dev {
             vec![lock::acquire(ui, &cx.cancel, &self.names, lock::Kind::Work(&key), task).await?];
         let since = std::time::SystemTime::now();
         let ctr = self.up(cx, one_shot).await?;
+        match self.hold(cx, engine, &ctr, &mut locks).await {
+            Ok(()) => Ok(Work::new(cx, self, engine, ctr, locks, since)),
+            Err(e) => {
+                // Nothing of this command may stay: its one-shot container goes on any error.
+                if ctr.one_shot {
+                    let _ = engine.remove(&ctr.id).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The rest of [`Dev::work`] once the container is up: the bundles lock, then what an
+    /// earlier command left running stopped.
+    async fn hold(
+        &self,
+        cx: &Context,
+        engine: &Engine,
+        ctr: &DevContainer,
+        locks: &mut Vec<lock::ForkLock>,
+    ) -> Result<()> {
+        let (ui, task) = (cx.ui, cx.ui.task);
         // This command writes the fork's own bundles/ unless it is a share of a split run on an
         // engine elsewhere (those come back to bundles/engines/<name>/).
         if self.shard.is_none() || !matches!(ctr.source, Source::Synced(_)) {
@@ -239,7 +261,7 @@ impl Dev {
                 .push(lock::acquire(ui, &cx.cancel, &self.names, lock::Kind::Bundles, task).await?);
         }
         let reaped = self
-            .exec(engine, &ctr)
+            .exec(engine, ctr)
             .script("reap", &[WORK_PIDFILES], Output::Capture)
             .await?;
         for pgid in reaped.text().lines() {
@@ -248,7 +270,7 @@ impl Dev {
                 format!("process group {pgid}, left running by an earlier command that lost its connection"),
             );
         }
-        Ok(Work::new(cx, self, engine, ctr, locks, since))
+        Ok(())
     }
 
     /// Hand back what a command without a [`Work`] (`shell`) wrote since `since`.

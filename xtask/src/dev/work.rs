@@ -127,6 +127,15 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
+    /// The end of a command whose body gave `body`: [`Work::finish`] on every path (an error
+    /// of the body does not skip the hand-back), then the body's error first, else finish's.
+    pub async fn end<T>(self, body: Result<T>) -> Result<T> {
+        let finished = self.finish().await;
+        let value = body?;
+        finished?;
+        Ok(value)
+    }
+
     /// The end of the command: its files handed back (unless just done), a one-shot container
     /// removed.
     pub async fn finish(self) -> Result<()> {

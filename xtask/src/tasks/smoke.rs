@@ -46,19 +46,23 @@ impl flags::Smoke {
             Ok(()) => cx.cancel.signal().map(Interrupted),
         };
         let keep = self.keep_running && outcome.is_ok() && interrupted.is_none();
-        if !keep {
-            let t = Instant::now();
-            let bound = cx.cancel.limit(DAEMON_STOP);
-            let killed = daemon::stop(&exec, bound).await?;
-            daemon::clean(&exec).await?;
-            let note = match killed {
-                true => format!("SIGKILL after {} s", bound.as_secs_f64()),
-                false => String::new(),
-            };
-            line(cx, "stop + clean", t.elapsed(), &note);
+        let stopped = async {
+            if !keep {
+                let t = Instant::now();
+                let bound = cx.cancel.limit(DAEMON_STOP);
+                let killed = daemon::stop(&exec, bound).await?;
+                daemon::clean(&exec).await?;
+                let note = match killed {
+                    true => format!("SIGKILL after {} s", bound.as_secs_f64()),
+                    false => String::new(),
+                };
+                line(cx, "stop + clean", t.elapsed(), &note);
+            }
+            Ok(())
         }
+        .await;
         drop(exec);
-        w.finish().await?;
+        w.end(stopped).await?;
         let log = dev.fork.root.join(daemon::LOG);
         if let Some(int) = interrupted {
             return Err(int.into());
