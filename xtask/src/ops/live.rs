@@ -57,8 +57,24 @@ pub async fn run_watch(w: &Work<'_>, cmd: &[String], ready: &str) -> Result<u8> 
                 );
                 continue;
             }
-            install::install(w, Output::Capture).await?;
-            restart(w, cmd).await?;
+            let restarted = async {
+                install::install(w, Output::Capture).await?;
+                restart(w, cmd).await
+            }
+            .await;
+            if let Err(e) = restarted {
+                // A build whose dockerd does not start ends nothing: said with its log's last
+                // lines, and the next change gets its chance.
+                if e.downcast_ref::<Interrupted>().is_some() {
+                    return Err(e);
+                }
+                let log = std::fs::read_to_string(dev.fork.root.join(RUN_LOG)).unwrap_or_default();
+                let tail = crate::text::tail(&crate::private::printable_lines(&log), 8);
+                cx.ui.warn(format!("{e:#}{tail}"));
+                cx.ui.event(json!({"step": "reload", "status": "failed", "error": format!("{e:#}")}));
+                cx.ui.status("Watching", "for the next change (no dockerd is serving until it builds and starts)");
+                continue;
+            }
             let secs = t.elapsed().as_secs_f64();
             cx.ui.result(format!("ready in {secs:.1} s"));
             cx.ui
