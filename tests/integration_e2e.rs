@@ -92,7 +92,45 @@ fn integration_test_by_name_on_debian_moby_20_10_24() -> Result<()> {
         "{}",
         text(&out.stderr)
     );
-    one_integration_test(&g, &frozen(&MOBY_2010, "debian:bullseye-slim")?)
+    let image = frozen(&MOBY_2010, "debian:bullseye-slim")?;
+    one_integration_test(&g, &image)?;
+    twice_in_a_row(&g, &image)
+}
+
+/// The same run twice: both pass, and afterwards no test daemon and no mount under the fork
+/// is left in the dev container (the second run could not remove the first's bundle before).
+fn twice_in_a_row(g: &GitFork, image: &str) -> Result<()> {
+    let args = [
+        "test",
+        "integration",
+        "--run",
+        "TestVersion|TestInfoAPI",
+        "integration/system",
+    ];
+    for round in 1..=2 {
+        let out = g.xtask(image, &args, ENV);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        ensure!(out.status.success(), "round {round}:\n{stdout}\n{stderr}");
+        let (passed, failed, _) = test_summary(&stdout).unwrap_or_default();
+        ensure!(passed >= 2 && failed == 0, "round {round}:\n{stdout}");
+        tests::nothing_runs_in_the_dev_container(&g.fork, "dockerd")?;
+        for id in tests::containers_with_role(&g.fork, "dev") {
+            let mounts = Command::new("docker")
+                .args(["exec", &id, "cat", "/proc/self/mountinfo"])
+                .output()?;
+            let under: Vec<String> = text(&mounts.stdout)
+                .lines()
+                .filter(|l| l.contains(&format!(" {}/", g.fork)))
+                .map(str::to_string)
+                .collect();
+            ensure!(
+                under.iter().all(|l| !l.contains("/bundles/")),
+                "round {round}: mounts left under the fork's bundles/:\n{}",
+                under.join("\n")
+            );
+        }
+    }
+    Ok(())
 }
 
 #[test]

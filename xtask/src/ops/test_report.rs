@@ -156,6 +156,7 @@ pub fn conclude(
     code: i64,
     secs: f64,
 ) -> u8 {
+    let exit = verdict(summary.as_ref(), code);
     let Some(s) = summary else {
         if code == 0 {
             cx.ui.result(format!(
@@ -172,10 +173,7 @@ pub fn conclude(
         show(cx, f);
     }
     let failed = s.failed > 0 || !s.broken.is_empty();
-    // The fork's exit code is the truth, whatever was counted: a later bundle, the second
-    // daemon or the teardown failing after some tests passed is a failed run.
-    let broke = code != 0;
-    if broke && !failed {
+    if code != 0 && !failed {
         if s.passed + s.failed + s.skipped == 0 {
             cx.ui.error(format!(
                 "`{cmd}` broke before any test ran (exit {code}): see its output above"
@@ -187,14 +185,22 @@ pub fn conclude(
         }
     }
     cx.ui.event(
-        json!({"step": step, "status": if failed || broke { "failed" } else { "ok" },
+        json!({"step": step, "status": if exit != 0 { "failed" } else { "ok" },
         "passed": s.passed, "failed": s.failed, "skipped": s.skipped, "seconds": secs}),
     );
     cx.ui.result(format!(
         "{} passed, {} failed, {} skipped",
         s.passed, s.failed, s.skipped
     ));
-    u8::from(failed || broke)
+    exit
+}
+
+/// The exit code of a run: 1 when a test failed or a package broke, and whenever the fork's
+/// command exited non-zero, whatever was counted (a later bundle, the second daemon or the
+/// teardown failing after some tests passed); 0 only when both say so.
+fn verdict(summary: Option<&Summary>, code: i64) -> u8 {
+    let failed = summary.is_some_and(|s| s.failed > 0 || !s.broken.is_empty());
+    u8::from(failed || code != 0)
 }
 
 fn show(cx: &Context, f: &Failure) {
@@ -234,6 +240,31 @@ mod tests {
             s.broken[0].output,
             ["pkg/tailfile/tailfile_test.go:103:2: undefined: undefinedThing"]
         );
+    }
+
+    #[test]
+    fn the_exit_code_is_the_forks_whatever_was_counted() {
+        let passed = Summary {
+            passed: 4,
+            ..Summary::default()
+        };
+        let failing = Summary {
+            passed: 3,
+            failed: 1,
+            ..Summary::default()
+        };
+        for (summary, code, want) in [
+            (Some(&passed), 0, 0),
+            (Some(&passed), 1, 1),
+            (Some(&passed), 3, 1),
+            (Some(&failing), 0, 1),
+            (Some(&failing), 3, 1),
+            (None, 0, 0),
+            (None, 1, 1),
+            (None, 3, 1),
+        ] {
+            assert_eq!(verdict(summary, code), want, "{summary:?} exit {code}");
+        }
     }
 
     #[test]
