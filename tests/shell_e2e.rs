@@ -344,3 +344,49 @@ fn shell_restores_the_terminal_when_killed() -> Result<()> {
     );
     Ok(())
 }
+
+/// Terminal A's `shell` runs with `DOCKER_PORT`; terminal B's, without, wants another dev
+/// container: B refuses in two lines naming what differs and what runs, and A goes on to its
+/// own end (its exit code, its last line). Once A ended, B replaces the container.
+#[test]
+fn a_second_terminal_never_replaces_a_container_in_use() -> Result<()> {
+    tests::e2e!();
+    let f = fixture("shell-in-use")?;
+    let a_args = f.args(&[
+        "shell",
+        "--",
+        "sh",
+        "-c",
+        "echo A-started; sleep 12; echo A-done; exit 7",
+    ]);
+    let mut a = Xtask::new(a_args)
+        .env("DOCKER_PORT", "127.0.0.1:23998:2375")
+        .spawn()?;
+    a.wait_for("A-started", Duration::from_secs(300))?;
+    let b = xtask(&f.args(&["shell", "--", "echo", "B-ran"]), &[]);
+    let err = text(&b.stderr);
+    ensure!(b.status.code() == Some(1), "B was not refused:\n{err}");
+    ensure!(
+        err.contains("in use") && err.contains("a `shell`") && err.contains("mounts changed"),
+        "{err}"
+    );
+    let said = err
+        .trim()
+        .lines()
+        .filter(|l| !l.starts_with("note:"))
+        .count();
+    ensure!(said <= 2, "more than two lines:\n{err}");
+    let (code, out) = a.finish(Duration::from_secs(60))?;
+    ensure!(
+        code == Some(7) && out.contains("A-done"),
+        "A: {code:?}\n{out}"
+    );
+    let b = xtask(&f.args(&["shell", "--", "echo", "B-ran"]), &[]);
+    ensure!(
+        b.status.success() && text(&b.stdout).contains("B-ran"),
+        "{}",
+        text(&b.stderr)
+    );
+    let _ = xtask(&f.args(&["down"]), &[]);
+    Ok(())
+}

@@ -122,28 +122,50 @@ async fn refuse_if_in_use(engine: &Engine, id: &str, why: &str) -> Result<()> {
         return Ok(());
     };
     let running = info.state.and_then(|s| s.running).unwrap_or(false);
-    let execs = info.exec_ids.unwrap_or_default();
-    if !running || execs.is_empty() {
+    if !running {
         return Ok(());
     }
-    let mut what = String::new();
-    if let Ok(e) = engine.docker.inspect_exec(&execs[0]).await {
-        if let Some(pc) = e.process_config {
-            let mut argv = vec![pc.entrypoint.unwrap_or_default()];
-            argv.extend(pc.arguments.unwrap_or_default());
-            what = format!(
-                " (`{}`)",
-                crate::private::printable(&argv.join(" "))
-                    .chars()
-                    .take(60)
-                    .collect::<String>()
-            );
+    let execs = info.exec_ids.unwrap_or_default();
+    // A `run` daemon outlives the exec that started it: asked for by its pidfile.
+    let daemon = Exec::plain(engine, id)
+        .script("daemon_running", &[], Output::Discard)
+        .await
+        .is_ok_and(|r| r.code == 0);
+    if execs.is_empty() && !daemon {
+        return Ok(());
+    }
+    // What runs there, by the tool's own script it runs through (the first exec's).
+    let mut kinds = Vec::new();
+    for exec in execs.iter().take(8) {
+        let Ok(e) = engine.docker.inspect_exec(exec).await else {
+            continue;
+        };
+        let args = e
+            .process_config
+            .and_then(|pc| pc.arguments)
+            .unwrap_or_default()
+            .join(" ");
+        let kind = match () {
+            _ if args.contains("session_run() {") => "a `shell`",
+            _ if args.contains("daemon_start() {") => "a `run` daemon",
+            _ if args.contains("group_run() {") => "a build or test",
+            _ => "a command",
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
         }
     }
+    if daemon {
+        kinds.insert(0, "a `run` daemon");
+    }
+    let what = match kinds.is_empty() {
+        true => "a command".to_string(),
+        false => kinds.join(", "),
+    };
     bail!(
-        "the fork's dev container {} is in use by {} command(s){what} and this command wants another one ({why});          finish those first, or run this one with the same settings (DOCKER_PORT, DELVE_PORT, --image) as theirs",
-        short(id),
-        execs.len()
+        "the fork's dev container {} is in use ({what} runs there) and this command needs another ({why}).\n\
+         Finish that first, or give this command the same settings (DOCKER_PORT, DELVE_PORT, --image) as the running one.",
+        short(id)
     )
 }
 
