@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod install;
 pub mod live;
 pub mod summary;
+pub mod test_daemon;
 pub mod test_report;
 pub mod unit;
 pub mod watch;

@@ -17,6 +17,7 @@ use crate::context::Context;
 use crate::dev::{Dev, Output, Work};
 use crate::flags;
 use crate::ops::daemon;
+use crate::ops::test_daemon;
 use crate::ops::test_report::{conclude, summarize, summarize_log, Failure};
 use crate::source::Source;
 use crate::split::{self, share};
@@ -132,7 +133,7 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
     };
     let out = base.join(&rel);
     // What an earlier (interrupted) run's test daemons left: gone before this one starts.
-    clean_test_daemons(w, &rel).await?;
+    test_daemon::clean(w, &rel).await?;
     let cmd = it.command.join(" ");
     let t = std::time::Instant::now();
     let (mut json, mut logs, mut code, mut times) = (Vec::new(), Vec::new(), 0, Vec::new());
@@ -208,9 +209,9 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
             logs.push(log);
         }
     }
-    clean_test_daemons(w, &rel).await?;
+    test_daemon::clean(w, &rel).await?;
     if code != 0 && json.is_empty() && logs.is_empty() {
-        explain_daemon(w, &out);
+        test_daemon::explain(w, &out);
     }
     let mut summary = if !json.is_empty() {
         Some(summarize(&json.join("\n")))
@@ -234,64 +235,6 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
     }
     let secs = t.elapsed().as_secs_f64();
     Ok(conclude(cx, "test integration", &cmd, summary, code, secs))
-}
-
-/// Stop the test daemons a run left in the dev container and unmount what they mounted under
-/// the bundle's directory (`root/` of each daemon), so that the next run can remove it.
-async fn clean_test_daemons(w: &Work<'_>, rel: &Utf8PathBuf) -> Result<()> {
-    let ran = w
-        .exec()
-        .script("test_daemons_clean", &[rel.as_str()], Output::Capture)
-        .await?;
-    for line in ran.text().lines() {
-        if let Some(m) = line.strip_prefix("left ") {
-            w.cx.ui.warn(format!(
-                "{m} is still mounted in the dev container (a test daemon's): `cargo xtask down` removes it"
-            ));
-        } else {
-            w.cx.ui
-                .verbose("Stopped", format!("a test daemon left running ({line})"));
-        }
-    }
-    Ok(())
-}
-
-/// A run that broke before any test: the test daemon's log, when it wrote one, says why (its
-/// last lines); a storage driver it could not use is named with where it came from.
-fn explain_daemon(w: &Work<'_>, out: &Utf8PathBuf) {
-    let log = out.join("docker.log");
-    let Ok(text) = std::fs::read_to_string(&log) else {
-        return;
-    };
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let last = lines[lines.len().saturating_sub(8)..].join("\n");
-    w.cx.ui.error(format!(
-        "the test daemon's log ({log}) ends:{}",
-        crate::text::indent(&crate::private::printable_lines(&last))
-    ));
-    // The Makefile's DOCKER_GRAPHDRIVER is this engine's driver unless the user set one.
-    let spec = &w.dev.spec;
-    let from_engine = spec.from_daemon.iter().any(|v| v == "DOCKER_GRAPHDRIVER")
-        && !spec.has_env("DOCKER_GRAPHDRIVER");
-    let driver = w.ctr.daemon_driver.as_deref().filter(|_| from_engine);
-    if let Some(hint) = driver_hint(&text, driver) {
-        w.cx.ui.note(hint);
-    }
-}
-
-/// When the daemon could not use the storage driver it was given: which one, where it came
-/// from, and how to choose another.
-fn driver_hint(log: &str, driver: Option<&str>) -> Option<String> {
-    let driver = driver.filter(|d| !d.is_empty())?;
-    let refused =
-        log.contains("error initializing graphdriver") || log.contains("driver not supported");
-    refused.then(|| {
-        format!(
-            "DOCKER_GRAPHDRIVER={driver} is this engine's storage driver, which the fork's Makefile \
-             hands to the test daemon; that daemon cannot use it here: set DOCKER_GRAPHDRIVER=vfs \
-             (or overlay2) for this command"
-        )
-    })
 }
 
 /// gotestsum's per-suite reports in the bundle's directory (`*-go-test-report.json`).
@@ -374,21 +317,6 @@ async fn registry_answers() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_storage_driver_the_test_daemon_refused_is_named() {
-        let log = "level=info msg=\"Starting up\"\nfailed to start daemon: error initializing graphdriver: driver not supported\n";
-        let hint = driver_hint(log, Some("fuse-overlayfs")).unwrap();
-        assert!(
-            hint.contains("DOCKER_GRAPHDRIVER=fuse-overlayfs") && hint.contains("vfs"),
-            "{hint}"
-        );
-        assert_eq!(driver_hint(log, None), None);
-        assert_eq!(
-            driver_hint("failed to start daemon: pid file found\n", Some("vfs")),
-            None
-        );
-    }
 
     #[test]
     fn tags_of_a_saved_index() {
