@@ -134,7 +134,7 @@ async fn refuse_if_in_use(engine: &Engine, id: &str, why: &str) -> Result<()> {
     if execs.is_empty() && !daemon {
         return Ok(());
     }
-    // What runs there, by the tool's own script it runs through (the first exec's).
+    // What runs there, told by the tool's own script each exec runs through.
     let mut kinds = Vec::new();
     for exec in execs.iter().take(8) {
         let Ok(e) = engine.docker.inspect_exec(exec).await else {
@@ -155,7 +155,7 @@ async fn refuse_if_in_use(engine: &Engine, id: &str, why: &str) -> Result<()> {
             kinds.push(kind);
         }
     }
-    if daemon {
+    if daemon && !kinds.contains(&"a `run` daemon") {
         kinds.insert(0, "a `run` daemon");
     }
     let what = match kinds.is_empty() {
