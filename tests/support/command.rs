@@ -39,7 +39,8 @@ pub fn workspace_root() -> Utf8PathBuf {
         .to_path_buf()
 }
 
-/// The `xtask` binary, built once per test process (`cargo build -p xtask`) into the target
+/// The `xtask` binary, built once per test process (`cargo build -p xtask`, with its failpoints
+/// compiled in: inert unless a test arms one) into the target
 /// directory this test runs from (so `cargo test --target-dir X` and `CARGO_TARGET_DIR` work),
 /// and run as a user would.
 pub fn xtask_bin() -> &'static Utf8Path {
@@ -52,7 +53,8 @@ pub fn xtask_bin() -> &'static Utf8Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build
-            .args(["build", "--quiet", "--package", "xtask", "--target-dir"])
+            .args(["build", "--quiet", "--package", "xtask", "--features", "failpoints"])
+            .arg("--target-dir")
             .arg(target_dir)
             .current_dir(workspace_root());
         if profile_dir.file_name().is_some_and(|p| p == "release") {

@@ -86,6 +86,8 @@ pub const CLEANUP: Limit = limit(20_000, 2_000);
 pub struct Cancel {
     rx: watch::Receiver<Option<Sig>>,
     hurry: Arc<AtomicBool>,
+    /// Milliseconds the whole cleanup may take beyond [`CLEANUP`] (a split run's children).
+    longer: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Cancel {
@@ -111,7 +113,11 @@ impl Cancel {
                 }
             }
         });
-        Ok(Cancel { rx, hurry })
+        Ok(Cancel {
+            rx,
+            hurry,
+            longer: Default::default(),
+        })
     }
 
     /// The signal received so far, if any.
@@ -137,6 +143,22 @@ impl Cancel {
     /// A second signal arrived: cut cleanup waits short.
     pub fn hurry(&self) -> bool {
         self.hurry.load(Ordering::SeqCst)
+    }
+
+    /// The whole cleanup may take `d` more than [`CLEANUP`]: for a process that waits for
+    /// children with cleanups of their own.
+    pub fn allow_longer_cleanup(&self, d: Duration) {
+        let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        self.longer.fetch_max(ms, Ordering::SeqCst);
+    }
+
+    /// How long the whole cleanup may take now ([`CLEANUP`] and any allowance).
+    pub fn cleanup_limit(&self) -> Duration {
+        let longer = Duration::from_millis(self.longer.load(Ordering::SeqCst));
+        match self.hurry() {
+            true => CLEANUP.hurried + longer / 10,
+            false => CLEANUP.normal + longer,
+        }
     }
 
     /// How long a cleanup of kind `l` may wait now.

@@ -145,7 +145,7 @@ pub fn fork_opts(before: ForkOpts, task: &Task) -> ForkOpts {
         Task::Hooks {
             cmd: Hooks::Install { fork, .. } | Hooks::Uninstall { fork },
         } => (Some(fork), None, None),
-        Task::Adopt(Adopt { fork }) | Task::Down(Down { fork }) => (Some(fork), None, None),
+        Task::Adopt(Adopt { fork }) | Task::Down(Down { fork, .. }) => (Some(fork), None, None),
         Task::Completions { .. } => none,
     };
     ForkOpts {
@@ -315,6 +315,9 @@ pub struct Adopt {
 
 #[derive(Args, Debug)]
 pub struct Down {
+    /// Also when a command runs in the container (a `shell`, a `run` daemon, a build): it ends
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub fork: ForkArg,
 }
@@ -333,6 +336,9 @@ pub struct Clean {
     /// Also the fork's Go cache volumes and its dev image (when no other container uses them)
     #[arg(long)]
     pub all: bool,
+    /// Also when a command runs in the fork's dev container (a `shell`, a `run` daemon): it ends
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub fork: ForkArg,
     #[command(flatten)]

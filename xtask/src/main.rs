@@ -10,6 +10,7 @@ mod config;
 mod context;
 mod dev;
 mod engine;
+mod fail;
 mod flags;
 mod fork;
 mod ops;
@@ -117,7 +118,7 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
     }
 }
 
-/// After a signal, the task has [`cancel::CLEANUP`] to stop what it started (its own waits are
+/// After a signal, the task has [`cancel::CLEANUP`] (a split run: more, for its children) to stop what it started (its own waits are
 /// bounded by the shorter limits); a second signal cuts it to a moment. Past that the tool exits
 /// anyway: a call to a daemon that no longer answers must not keep it alive.
 async fn watchdog(cx: &Context) -> cancel::Sig {
@@ -125,7 +126,7 @@ async fn watchdog(cx: &Context) -> cancel::Sig {
     let start = std::time::Instant::now();
     loop {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        if start.elapsed() >= cx.cancel.limit(cancel::CLEANUP) {
+        if start.elapsed() >= cx.cancel.cleanup_limit() {
             cx.ui.warn(
                 "the cleanup did not finish in time: something may still run in the dev container \
                  (`cargo xtask down` stops it)",

@@ -118,12 +118,42 @@ async fn find_reusable(
 /// sessions, as the engine lists them) is never replaced under them: this command refuses,
 /// naming what differs and what runs there.
 async fn refuse_if_in_use(engine: &Engine, id: &str, why: &str) -> Result<()> {
-    let Ok(info) = engine.docker.inspect_container(id, None).await else {
+    let Some(what) = in_use(engine, id).await else {
         return Ok(());
     };
-    let running = info.state.and_then(|s| s.running).unwrap_or(false);
-    if !running {
-        return Ok(());
+    bail!(
+        "the fork's dev container {} is in use ({what} runs there) and this command needs another ({why}).\n\
+         Finish that first, or give this command the same settings (DOCKER_PORT, DELVE_PORT, --image) as the running one.",
+        short(id)
+    )
+}
+
+/// `down` and `clean` end what runs in the fork's containers `found`: unless `force`, they
+/// refuse while one is in use, naming what runs there.
+pub async fn refuse_removal_in_use(
+    engine: &Engine,
+    found: &[(String, String)],
+    task: &str,
+    force: bool,
+) -> Result<()> {
+    for (id, name) in found.iter().filter(|_| !force) {
+        if let Some(what) = in_use(engine, id).await {
+            bail!(
+                "the fork's dev container {name} ({}) is in use: {what} runs there, and `{task}` would end it.\n\
+                 Finish that first, or run `cargo xtask {task} --force` to end it anyway.",
+                short(id)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What runs in container `id` now (`a `shell``, `a `run` daemon`, `a build or test`), or
+/// `None` when it is not running or nothing runs there.
+pub async fn in_use(engine: &Engine, id: &str) -> Option<String> {
+    let info = engine.docker.inspect_container(id, None).await.ok()?;
+    if !info.state.and_then(|s| s.running).unwrap_or(false) {
+        return None;
     }
     let execs = info.exec_ids.unwrap_or_default();
     // A `run` daemon outlives the exec that started it: asked for by its pidfile.
@@ -132,7 +162,7 @@ async fn refuse_if_in_use(engine: &Engine, id: &str, why: &str) -> Result<()> {
         .await
         .is_ok_and(|r| r.code == 0);
     if execs.is_empty() && !daemon {
-        return Ok(());
+        return None;
     }
     // What runs there, told by the tool's own script each exec runs through.
     let mut kinds = Vec::new();
@@ -140,6 +170,9 @@ async fn refuse_if_in_use(engine: &Engine, id: &str, why: &str) -> Result<()> {
         let Ok(e) = engine.docker.inspect_exec(exec).await else {
             continue;
         };
+        if e.running == Some(false) {
+            continue;
+        }
         let args = e
             .process_config
             .and_then(|pc| pc.arguments)
@@ -158,15 +191,11 @@ async fn refuse_if_in_use(engine: &Engine, id: &str, why: &str) -> Result<()> {
     if daemon && !kinds.contains(&"a `run` daemon") {
         kinds.insert(0, "a `run` daemon");
     }
-    let what = match kinds.is_empty() {
-        true => "a command".to_string(),
-        false => kinds.join(", "),
-    };
-    bail!(
-        "the fork's dev container {} is in use ({what} runs there) and this command needs another ({why}).\n\
-         Finish that first, or give this command the same settings (DOCKER_PORT, DELVE_PORT, --image) as the running one.",
-        short(id)
-    )
+    match (kinds.is_empty(), daemon) {
+        (true, false) => None,
+        (true, true) => Some("a command".to_string()),
+        (false, _) => Some(kinds.join(", ")),
+    }
 }
 
 async fn create_and_start(engine: &Engine, want: &Want<'_>) -> Result<(String, Option<String>)> {
@@ -179,7 +208,10 @@ async fn create_and_start(engine: &Engine, want: &Want<'_>) -> Result<(String, O
         let started = engine.docker.start_container(&id, None).await;
         ui.api("start container", t.elapsed());
         match started {
-            Ok(()) => return Ok((id, driver)),
+            Ok(()) => {
+                crate::fail::point("after-create").await?;
+                return Ok((id, driver));
+            }
             Err(e) if profile == Profile::Privileged && profile::is_caps_refusal(&e) => {
                 engine.remove(&id).await?;
                 profile::remember_refusal(engine);

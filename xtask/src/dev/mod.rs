@@ -29,6 +29,7 @@ pub use work::{epoch, Work};
 use crate::cancel::{Interrupted, CREATE_SETTLE};
 use crate::context::Context;
 use crate::engine::Engine;
+use crate::fail;
 use crate::fork::commit::{self, Stamp};
 use crate::fork::{self, ImageSource};
 use crate::source::{self, Source};
@@ -180,7 +181,14 @@ impl Dev {
         tokio::pin!(work);
         let sig = tokio::select! {
             biased;
-            r = &mut work => return r,
+            r = &mut work => {
+                if r.is_err() {
+                    // What this invocation made before it failed (the sync container, a
+                    // one-shot or a new dev container) is not left half-way.
+                    container::remove_session(engine, &self.names).await;
+                }
+                return r;
+            }
             s = cx.cancel.cancelled() => s,
         };
         // A create request already sent completes on the engine even if we stop waiting: let it
@@ -224,15 +232,30 @@ impl Dev {
 
     /// For commands that build, install or run daemons: the fork's work lock, the container,
     /// and any build an earlier command left running (its connection lost) stopped first.
-    pub async fn work<'a>(&'a self, cx: &'a Context, one_shot: bool) -> Result<Work<'a>> {
+    /// `body` runs on that hold, which is ended on every way out (see [`Work::scope`]).
+    pub async fn work<'a, T>(
+        &'a self,
+        cx: &'a Context,
+        one_shot: bool,
+        body: impl AsyncFnOnce(&Work<'a>) -> Result<T>,
+    ) -> Result<T> {
+        self.take(cx, one_shot).await?.scope(body).await
+    }
+
+    async fn take<'a>(&'a self, cx: &'a Context, one_shot: bool) -> Result<Work<'a>> {
         let engine = cx.engine().await?;
         let key = lock::engine_key(&engine.identity);
         let (ui, task) = (cx.ui, cx.ui.task);
         let mut locks =
             vec![lock::acquire(ui, &cx.cancel, &self.names, lock::Kind::Work(&key), task).await?];
+        fail::point("after-lock").await?;
         let since = std::time::SystemTime::now();
         let ctr = self.up(cx, one_shot).await?;
-        match self.hold(cx, engine, &ctr, &mut locks).await {
+        let held = match fail::point("after-up").await {
+            Ok(()) => self.hold(cx, engine, &ctr, &mut locks).await,
+            Err(e) => Err(e),
+        };
+        match held {
             Ok(()) => Ok(Work::new(cx, self, engine, ctr, locks, since)),
             Err(e) => {
                 // Nothing of this command may stay: its one-shot container goes on any error.

@@ -1,14 +1,16 @@
 //! A command's hold on the fork: the work lock, the dev container, and the runs in it. Every run
-//! is a process group that a signal stops; whatever happens, [`Work::finish`] (or the interrupt
-//! path of [`Work::run`]) hands back what the command wrote: on an engine that shares this
+//! is a process group that a signal stops; whatever happens ([`Work::scope`] ends it on every
+//! return and on a panic; the interrupt path of [`Work::run`] at once), the end hands back what the command wrote: on an engine that shares this
 //! machine's files, each file container root wrote or changed since the command began goes to
 //! the owner the fork root has in the container (nothing to do where that is root: rootless
 //! engines); on an engine elsewhere, the changed `bundles/` come back here.
 
 use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
 use std::time::SystemTime;
 
 use anyhow::{bail, Result};
+use futures_util::FutureExt;
 
 use super::exec::{Exec, Output, Ran};
 use super::lock::ForkLock;
@@ -16,6 +18,7 @@ use super::{Dev, DevContainer};
 use crate::cancel::{Interrupted, GROUP_STOP};
 use crate::context::Context;
 use crate::engine::Engine;
+use crate::fail;
 use crate::source::{self, Source};
 
 pub struct Work<'a> {
@@ -127,9 +130,28 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
+    /// Run the command's `body` on this hold, and end it on every way out: the body's value or
+    /// error, a signal (its [`Interrupted`]), or a panic (handed back and removed, then the
+    /// panic goes on). The one way tasks use a [`Work`], so none can forget its end.
+    pub async fn scope<T>(self, body: impl AsyncFnOnce(&Work<'a>) -> Result<T>) -> Result<T> {
+        let ran = AssertUnwindSafe(body(&self)).catch_unwind().await;
+        let ran = match ran {
+            Ok(ran) => ran,
+            Err(panic) => {
+                let _ = self.finish().await;
+                std::panic::resume_unwind(panic);
+            }
+        };
+        let ran = match (ran, fail::point("before-hand-back").await) {
+            (Ok(_), Err(e)) => Err(e),
+            (ran, _) => ran,
+        };
+        self.end(ran).await
+    }
+
     /// The end of a command whose body gave `body`: [`Work::finish`] on every path (an error
     /// of the body does not skip the hand-back), then the body's error first, else finish's.
-    pub async fn end<T>(self, body: Result<T>) -> Result<T> {
+    async fn end<T>(self, body: Result<T>) -> Result<T> {
         let finished = self.finish().await;
         let value = body?;
         finished?;
@@ -138,7 +160,7 @@ impl<'a> Work<'a> {
 
     /// The end of the command: its files handed back (unless just done), a one-shot container
     /// removed.
-    pub async fn finish(self) -> Result<()> {
+    async fn finish(self) -> Result<()> {
         let handed = match self.handed.get() {
             true => Ok(()),
             false => self.hand_back().await,

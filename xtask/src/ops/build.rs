@@ -103,6 +103,7 @@ pub async fn build_with(
     let _progress =
         (out != Output::Stream).then(|| cx.ui.progress(&format!("for `{}`", cmd.join(" "))));
     let ran = w.run_with(&cmd, out, env).await?;
+    crate::fail::point("after-build").await?;
     if ran.code == 0 && records {
         let record = Record {
             commit: dev.commit().to_string(),

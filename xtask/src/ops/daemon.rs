@@ -68,6 +68,7 @@ pub async fn start(exec: &Exec<'_>, command: &[String]) -> Result<()> {
 pub async fn start_logged(exec: &Exec<'_>, log: &str, command: &[String]) -> Result<()> {
     let mut args = vec![log];
     args.extend(command.iter().map(String::as_str));
+    crate::fail::point("daemon-start").await?;
     let ran = exec.script("daemon_start", &args, Output::Capture).await?;
     anyhow::ensure!(ran.code == 0, "cannot start dockerd: {}", ran.text());
     Ok(())

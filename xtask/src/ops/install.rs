@@ -8,28 +8,26 @@ use super::{build, build_record};
 use crate::dev::exec::Output;
 use crate::dev::{Dev, Work};
 
-/// The work lock and the dev container, with a build in the fork: `build` runs `binary` first
-/// (its failure, [`build::Failed`], ends the task), else a build must be there already.
-pub async fn with_build<'a>(
+/// `body` on the work lock and the dev container, with a build in the fork: `build` runs
+/// `binary` first (its failure, [`build::Failed`], ends the task), else a build must be there
+/// already. Ended on every way out, as [`Dev::work`] ends it.
+pub async fn with_build<'a, T>(
     cx: &'a crate::context::Context,
     dev: &'a Dev,
     build: bool,
-) -> Result<Work<'a>> {
+    body: impl AsyncFnOnce(&Work<'a>) -> Result<T>,
+) -> Result<T> {
     if !build {
         ensure_built(dev)?;
     }
-    let w = dev.work(cx, false).await?;
-    if build {
-        let bundles = ["binary".to_string()];
-        let built = build::build(&w, &bundles, Output::Stream)
-            .await
-            .and_then(|ran| build::succeeded(&bundles, &ran));
-        if let Err(e) = built {
-            w.finish().await?;
-            return Err(e);
+    dev.work(cx, false, async |w| {
+        if build {
+            let bundles = ["binary".to_string()];
+            build::succeeded(&bundles, &build::build(w, &bundles, Output::Stream).await?)?;
         }
-    }
-    Ok(w)
+        body(w).await
+    })
+    .await
 }
 
 /// The fork's daemon bundle dir holding `dockerd`, relative to the root.
@@ -90,6 +88,7 @@ pub async fn install(w: &Work<'_>, out: Output) -> Result<()> {
         );
     }
     if let Some(k) = &key {
+        crate::fail::point("after-install").await?;
         exec.script("mark_installed", &[k], Output::Discard).await?;
     }
     Ok(())

@@ -56,7 +56,12 @@ pub async fn run(w: &Work<'_>, cmd: &[String], pkgs: &[String], flags: &[String]
             env.push(format!("{name}={value}"));
         }
     }
+    // An earlier run's report is never counted: gone where the run writes it (the engine's copy)
+    // and here (what comes back).
     let report = dev.fork.root.join(hack_compat::UNIT_TEST_REPORT);
+    w.exec()
+        .script("rm_record", &[hack_compat::UNIT_TEST_REPORT], Output::Capture)
+        .await?;
     let _ = std::fs::remove_file(&report);
     cx.ui.status(
         "Testing",
@@ -64,6 +69,7 @@ pub async fn run(w: &Work<'_>, cmd: &[String], pkgs: &[String], flags: &[String]
     );
     let t = std::time::Instant::now();
     let ran = w.run_with(cmd, Output::Stream, &env).await?;
+    crate::fail::point("after-tests").await?;
     // On an engine elsewhere the report is here only once bundles/ came back.
     w.hand_back().await?;
     let summary = std::fs::read_to_string(&report).ok().map(|t| summarize(&t));

@@ -167,8 +167,12 @@ async fn fetch(
         cur: Bytes::new(),
     };
     let unpacker = tokio::task::spawn_blocking(move || unpack(&root, reader, &local, owner));
+    let mut first = true;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.context("cannot fetch bundles/ from the engine")?;
+        if std::mem::take(&mut first) {
+            crate::fail::point("mid-pull").await?;
+        }
         if tx.send(chunk).await.is_err() {
             break; // the unpacker stopped: its error says why
         }

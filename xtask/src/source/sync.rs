@@ -220,9 +220,12 @@ pub async fn push(engine: &Engine, fork: &Fork, t: &Target, now: Snapshot) -> Re
         let opts = UploadToContainerOptionsBuilder::default()
             .path(&t.src_path)
             .build();
-        let up = docker
-            .upload_to_container(&t.container, Some(opts), bollard::body_stream(stream))
-            .await;
+        let up = async {
+            crate::fail::point("mid-sync").await?;
+            let body = bollard::body_stream(stream);
+            Ok::<_, anyhow::Error>(docker.upload_to_container(&t.container, Some(opts), body).await?)
+        }
+        .await;
         let wrote = writer
             .await
             .map_err(|e| anyhow!("packing the fork's files: {e}"))?;

@@ -15,6 +15,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use super::plan::Share;
+use crate::cancel::{CHILD_STOP, CLEANUP};
 use crate::context::Context;
 use crate::flags;
 use crate::ui::Verbosity;
@@ -39,7 +40,8 @@ pub struct Outcome {
     pub secs: f64,
 }
 
-/// Run every share that has units, to the end of each, passing signals on.
+/// Run every share that has units, to the end of each, passing signals on. Every child started
+/// is awaited before this returns, on every path: a start that fails stops those already started.
 pub async fn all(
     cx: &Context,
     fork: &Fork,
@@ -48,73 +50,18 @@ pub async fn all(
 ) -> Result<Vec<Outcome>> {
     let mut pids = Vec::new();
     let mut tasks = Vec::new();
+    let mut started = Ok(());
     for s in shares.iter().filter(|s| !s.units.is_empty()) {
-        let mut child = command(cx, fork, t, s)?
-            .spawn()
-            .context("cannot start this program again for an engine's share")?;
-        pids.extend(child.id());
-        let ui = cx.ui;
-        let (engine, units) = (s.engine.clone(), s.units.clone());
-        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        tasks.push(tokio::spawn(async move {
-            let started = Instant::now();
-            let prefix = format!("[{engine}]");
-            let echo = async {
-                if let Some(err) = stderr {
-                    let mut rd = BufReader::new(err);
-                    while let Some(l) = next_line(&mut rd).await {
-                        if ui.verbosity > Verbosity::Quiet {
-                            eprintln!("{prefix} {l}");
-                        }
-                    }
-                }
-            };
-            let mut out = Outcome {
-                engine: engine.clone(),
-                units,
-                ..Outcome::default()
-            };
-            let gather = async {
-                if let Some(so) = stdout {
-                    let mut rd = BufReader::new(so);
-                    while let Some(l) = next_line(&mut rd).await {
-                        if let Ok(ev) = serde_json::from_str::<Value>(&l) {
-                            take(&mut out, &ev);
-                            if ui.json {
-                                let mut ev = ev;
-                                ev["engine"] = Value::String(engine.clone());
-                                ui.event(ev);
-                            }
-                        }
-                    }
-                }
-            };
-            tokio::join!(echo, gather);
-            out.code = child.wait().await.ok().and_then(|s| s.code());
-            out.secs = started.elapsed().as_secs_f64();
-            out
-        }));
-    }
-    let all = futures_util::future::join_all(tasks);
-    tokio::pin!(all);
-    let mut passed_on = 0;
-    let results = loop {
-        tokio::select! {
-            r = &mut all => break r,
-            sig = cx.cancel.cancelled(), if passed_on == 0 => {
-                signal(&pids, sig);
-                passed_on = 1;
-            }
-            _ = tokio::time::sleep(std::time::Duration::from_millis(200)), if passed_on == 1 => {
-                if cx.cancel.hurry() {
-                    if let Some(sig) = cx.cancel.signal() {
-                        signal(&pids, sig);
-                    }
-                    passed_on = 2;
-                }
-            }
+        started = start(cx, fork, t, s, &mut pids, &mut tasks).await;
+        if started.is_err() {
+            signal(&pids, crate::cancel::Sig::Term);
+            break;
         }
-    };
+    }
+    // The children clean up with their own full time: this process waits that long, and more.
+    cx.cancel.allow_longer_cleanup(CLEANUP.normal + CHILD_STOP.normal);
+    let results = wait_all(cx, &pids, tasks).await;
+    started?;
     let mut outcomes = Vec::new();
     for r in results {
         outcomes.push(r.context("an engine's share stopped unexpectedly")?);
@@ -127,6 +74,99 @@ pub async fn all(
         });
     }
     Ok(outcomes)
+}
+
+type Task = tokio::task::JoinHandle<Outcome>;
+
+/// Start the child for share `s`: its pid into `pids`, the task that relays and gathers its
+/// output (and awaits it) into `tasks`.
+async fn start(
+    cx: &Context,
+    fork: &Fork,
+    t: &flags::TestIntegration,
+    s: &Share,
+    pids: &mut Vec<u32>,
+    tasks: &mut Vec<Task>,
+) -> Result<()> {
+    let mut child = command(cx, fork, t, s)?
+        .spawn()
+        .context("cannot start this program again for an engine's share")?;
+    pids.extend(child.id());
+    let ui = cx.ui;
+    let (engine, units) = (s.engine.clone(), s.units.clone());
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    tasks.push(tokio::spawn(async move {
+        let started = Instant::now();
+        let prefix = format!("[{engine}]");
+        let echo = async {
+            if let Some(err) = stderr {
+                let mut rd = BufReader::new(err);
+                while let Some(l) = next_line(&mut rd).await {
+                    if ui.verbosity > Verbosity::Quiet {
+                        eprintln!("{prefix} {l}");
+                    }
+                }
+            }
+        };
+        let mut out = Outcome {
+            engine: engine.clone(),
+            units,
+            ..Outcome::default()
+        };
+        let gather = async {
+            if let Some(so) = stdout {
+                let mut rd = BufReader::new(so);
+                while let Some(l) = next_line(&mut rd).await {
+                    if let Ok(ev) = serde_json::from_str::<Value>(&l) {
+                        take(&mut out, &ev);
+                        if ui.json {
+                            let mut ev = ev;
+                            ev["engine"] = Value::String(engine.clone());
+                            ui.event(ev);
+                        }
+                    }
+                }
+            }
+        };
+        tokio::join!(echo, gather);
+        out.code = child.wait().await.ok().and_then(|s| s.code());
+        out.secs = started.elapsed().as_secs_f64();
+        out
+    }));
+    crate::fail::point("split-child-start").await
+}
+
+/// Await every child's task, passing a signal on once (a second one once more); past the
+/// children's own cleanup time, their process groups are killed.
+async fn wait_all(cx: &Context, pids: &[u32], tasks: Vec<Task>) -> Vec<Result<Outcome, tokio::task::JoinError>> {
+    let all = futures_util::future::join_all(tasks);
+    tokio::pin!(all);
+    let mut passed_on = 0;
+    let mut since: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            r = &mut all => return r,
+            sig = cx.cancel.cancelled(), if passed_on == 0 => {
+                signal(pids, sig);
+                passed_on = 1;
+                since = Some(Instant::now());
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)), if passed_on > 0 => {
+                if passed_on == 1 && cx.cancel.hurry() {
+                    if let Some(sig) = cx.cancel.signal() {
+                        signal(pids, sig);
+                    }
+                    passed_on = 2;
+                }
+                let bound = cx.cancel.limit(CLEANUP) + cx.cancel.limit(CHILD_STOP);
+                if since.is_some_and(|t| t.elapsed() > bound) {
+                    cx.ui.warn("a share did not end after its cleanup time: killed");
+                    kill_groups(pids);
+                    since = None;
+                }
+            }
+        }
+    }
 }
 
 /// The child for one share: this program, against the engine the name says (`local`: the one
@@ -164,7 +204,8 @@ fn command(cx: &Context, fork: &Fork, t: &flags::TestIntegration, s: &Share) -> 
     c.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0);
+        .process_group(0)
+        .kill_on_drop(true);
     Ok(c)
 }
 
@@ -202,6 +243,16 @@ fn signal(pids: &[u32], sig: crate::cancel::Sig) {
         if let Ok(pid) = i32::try_from(*pid) {
             // SAFETY: kill has no memory preconditions; a gone pid is an ignored ESRCH.
             unsafe { libc::kill(pid, n) };
+        }
+    }
+}
+
+/// SIGKILL to each child's process group.
+fn kill_groups(pids: &[u32]) {
+    for pid in pids {
+        if let Ok(pid) = i32::try_from(*pid) {
+            // SAFETY: as in `signal`; each child leads its group, whose id is its pid.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
         }
     }
 }

@@ -26,10 +26,8 @@ impl flags::Binary {
             return Ok(0);
         }
         // The work lock is held until the summary is read: another build would replace bundles/.
-        let w = dev.work(cx, self.rm).await?;
-        let result = build_and_summarise(cx, &w, &bundles).await;
-        w.finish().await?;
-        result?;
+        dev.work(cx, self.rm, async |w| build_and_summarise(cx, w, &bundles).await)
+            .await?;
         Ok(0)
     }
 }

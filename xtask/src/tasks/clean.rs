@@ -28,13 +28,15 @@ impl flags::Clean {
             lock::acquire(cx.ui, &cx.cancel, &names, lock::Kind::Work(&key), "clean").await?;
         let _bundles =
             lock::acquire(cx.ui, &cx.cancel, &names, lock::Kind::Bundles, "clean").await?;
+        let found = container::of_fork(engine, &names).await?;
+        container::refuse_removal_in_use(engine, &found, "clean", self.force).await?;
         let bundles = f.root.join("bundles");
         if bundles.exists() {
             let size = du(&bundles);
             removing(cx, "bundles", bundles.as_str(), size);
             remove_bundles(cx, &f.root, &bundles).await?;
         }
-        for (id, name) in container::of_fork(engine, &names).await? {
+        for (id, name) in found {
             removing(cx, "container", &name, None);
             engine.remove(&id).await?;
         }

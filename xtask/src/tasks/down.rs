@@ -22,6 +22,7 @@ impl flags::Down {
         let _bundles =
             lock::acquire(cx.ui, &cx.cancel, &names, lock::Kind::Bundles, "down").await?;
         let found = container::of_fork(engine, &names).await?;
+        container::refuse_removal_in_use(engine, &found, "down", self.force).await?;
         if found.is_empty() {
             cx.ui.result(format!("no dev container for {}", fork.root));
         }

@@ -12,10 +12,8 @@ use crate::ops::{daemon, install};
 impl flags::Install {
     pub async fn run(self, cx: &Context) -> Result<u8> {
         let dev = Dev::open(cx, true)?;
-        let w = install::with_build(cx, &dev, self.build).await?;
-        let result = install_and_restart(&w).await;
-        w.finish().await?;
-        result.map(|()| 0)
+        install::with_build(cx, &dev, self.build, async |w| install_and_restart(w).await).await?;
+        Ok(0)
     }
 }
 

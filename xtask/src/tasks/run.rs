@@ -28,15 +28,17 @@ impl flags::Run {
         if self.watch && host_env::process_env("DELVE_PORT").is_some_and(|p| !p.is_empty()) {
             bail!("--watch restarts dockerd on every change, which a debugger session cannot follow: unset DELVE_PORT, or drop --watch");
         }
-        let w = install::with_build(cx, &dev, self.build).await?;
-        let result = serve(&w, self.watch).await;
-        let host_socket = dev.fork.root.join(SOCKET);
-        let _ = std::fs::remove_file(&host_socket);
-        if let Some(dir) = host_socket.parent() {
-            let _ = std::fs::remove_dir(dir);
-        }
-        w.finish().await?;
-        result
+        let watch = self.watch;
+        install::with_build(cx, &dev, self.build, async |w| {
+            let result = serve(w, watch).await;
+            let host_socket = dev.fork.root.join(SOCKET);
+            let _ = std::fs::remove_file(&host_socket);
+            if let Some(dir) = host_socket.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+            result
+        })
+        .await
     }
 }
 

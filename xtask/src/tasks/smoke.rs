@@ -37,32 +37,21 @@ fn at(step: &'static str) -> impl Fn(anyhow::Error) -> Failure {
 impl flags::Smoke {
     pub async fn run(self, cx: &Context) -> Result<u8> {
         let dev = Dev::open(cx, true)?;
-        let w = dev.work(cx, false).await?;
-        let exec = w.exec();
         let started = Instant::now();
-        let outcome = steps(&w, &self).await;
-        let interrupted = match &outcome {
-            Err(f) => f.why.downcast_ref::<Interrupted>().copied(),
-            Ok(()) => cx.cancel.signal().map(Interrupted),
-        };
-        let keep = self.keep_running && outcome.is_ok() && interrupted.is_none();
-        let stopped = async {
-            if !keep {
-                let t = Instant::now();
-                let bound = cx.cancel.limit(DAEMON_STOP);
-                let killed = daemon::stop(&exec, bound).await?;
-                daemon::clean(&exec).await?;
-                let note = match killed {
-                    true => format!("SIGKILL after {} s", bound.as_secs_f64()),
-                    false => String::new(),
+        let (outcome, interrupted, keep) = dev
+            .work(cx, false, async |w| {
+                let outcome = steps(w, &self).await;
+                let interrupted = match &outcome {
+                    Err(f) => f.why.downcast_ref::<Interrupted>().copied(),
+                    Ok(()) => cx.cancel.signal().map(Interrupted),
                 };
-                line(cx, "stop + clean", t.elapsed(), &note);
-            }
-            Ok(())
-        }
-        .await;
-        drop(exec);
-        w.end(stopped).await?;
+                let keep = self.keep_running && outcome.is_ok() && interrupted.is_none();
+                if !keep {
+                    stop_and_clean(w).await?;
+                }
+                Ok((outcome, interrupted, keep))
+            })
+            .await?;
         let log = dev.fork.root.join(daemon::LOG);
         if let Some(int) = interrupted {
             return Err(int.into());
@@ -112,6 +101,21 @@ impl flags::Smoke {
             }
         }
     }
+}
+
+/// The nested daemon stopped (SIGKILL past [`DAEMON_STOP`]) and its data cleaned.
+async fn stop_and_clean(w: &Work<'_>) -> Result<()> {
+    let (cx, exec) = (w.cx, w.exec());
+    let t = Instant::now();
+    let bound = cx.cancel.limit(DAEMON_STOP);
+    let killed = daemon::stop(&exec, bound).await?;
+    daemon::clean(&exec).await?;
+    let note = match killed {
+        true => format!("SIGKILL after {} s", bound.as_secs_f64()),
+        false => String::new(),
+    };
+    line(cx, "stop + clean", t.elapsed(), &note);
+    Ok(())
 }
 
 fn line(cx: &Context, step: &str, took: Duration, detail: &str) {

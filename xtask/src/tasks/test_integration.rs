@@ -60,10 +60,8 @@ impl flags::TestIntegration {
             dev.shard = Some(self.shard_name.clone().unwrap_or_else(|| "shard".into()));
             share::parts(&it, &units, self.run.as_deref())?
         };
-        let w = dev.work(cx, false).await?;
-        let ran = suites(&w, &it, &parts).await;
-        w.finish().await?;
-        ran
+        dev.work(cx, false, async |w| suites(w, &it, &parts).await)
+            .await
     }
 }
 
@@ -170,6 +168,7 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
         };
         cx.ui.status("Testing", &shown);
         let ran = w.run_with(&command, Output::Stream, &env).await?.code;
+        crate::fail::point("after-tests").await?;
         if code == 0 {
             code = ran;
         }

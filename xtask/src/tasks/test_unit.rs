@@ -19,13 +19,11 @@ impl flags::TestUnit {
         unit::check_packages(&dev.fork, &self.pkgs)?;
         let mut flags: Vec<String> = self.run.iter().map(|r| format!("-test.run={r}")).collect();
         flags.extend(self.go_args.iter().cloned());
-        let w = dev.work(cx, false).await?;
         // The report is read under the work lock: another run would replace it.
-        let result = match self.watch {
-            true => live::unit_watch(&w, &cmd, &self.pkgs, &flags).await,
-            false => unit::run(&w, &cmd, &self.pkgs, &flags).await,
-        };
-        w.finish().await?;
-        result
+        dev.work(cx, false, async |w| match self.watch {
+            true => live::unit_watch(w, &cmd, &self.pkgs, &flags).await,
+            false => unit::run(w, &cmd, &self.pkgs, &flags).await,
+        })
+        .await
     }
 }

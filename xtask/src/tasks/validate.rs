@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::context::Context;
 use crate::dev::exec::Output;
 use crate::dev::Dev;
+use crate::fail;
 use crate::flags;
 
 impl flags::Validate {
@@ -31,8 +32,7 @@ impl flags::Validate {
             }
         }
         compare_with_upstream(cx, &mut dev)?;
-        let w = dev.work(cx, false).await?;
-        let counted = async {
+        let (passed, failed) = dev.work(cx, false, async |w| {
             let (mut passed, mut failed) = (0, 0);
             for c in &checks {
                 cx.ui.status("Validating", format!("`hack/validate/{c}`"));
@@ -40,6 +40,7 @@ impl flags::Validate {
                 let cmd = [format!("hack/validate/{c}")];
                 let ran = w.run(&cmd, Output::Stream).await;
                 let code = ran?.code;
+                fail::point("after-check").await?;
                 let secs = t.elapsed().as_secs_f64();
                 let status = if code == 0 { "passed" } else { "failed" };
                 cx.ui.result(format!(
@@ -55,9 +56,8 @@ impl flags::Validate {
                 }
             }
             Ok((passed, failed))
-        }
-        .await;
-        let (passed, failed) = w.end(counted).await?;
+        })
+        .await?;
         cx.ui.result(format!("{passed} passed, {failed} failed"));
         Ok(if failed == 0 { 0 } else { 1 })
     }
