@@ -53,7 +53,14 @@ pub fn xtask_bin() -> &'static Utf8Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build
-            .args(["build", "--quiet", "--package", "xtask", "--features", "failpoints"])
+            .args([
+                "build",
+                "--quiet",
+                "--package",
+                "xtask",
+                "--features",
+                "failpoints",
+            ])
             .arg("--target-dir")
             .arg(target_dir)
             .current_dir(workspace_root());

@@ -82,16 +82,19 @@ impl Moby {
     pub fn frozen_dev_image(&self, names: &[&str]) -> Result<String> {
         let base = self.dev_image()?;
         let tag = format!("{base}-frozen");
-        let sh = Shell::new()?;
-        let script = workspace_root().join("tests/fixtures/frozen-images.sh");
-        let cache = cache_dir();
-        cmd!(
-            sh,
-            "{script} {base} {tag} {cache} /docker-frozen-images {names...}"
-        )
-        .run()
-        .context("making the frozen images")?;
-        Ok(tag)
+        // Two tests of one process may ask at once: made once, the other waits.
+        once(&format!("{tag} {}", names.join(" ")), || {
+            let sh = Shell::new()?;
+            let script = workspace_root().join("tests/fixtures/frozen-images.sh");
+            let cache = cache_dir();
+            cmd!(
+                sh,
+                "{script} {base} {tag} {cache} /docker-frozen-images {names...}"
+            )
+            .run()
+            .context("making the frozen images")?;
+            Ok(tag.clone())
+        })
     }
 
     /// `base` with Debian's `dlv` on PATH (`<base>-dlv`, cached), and the same dlv for the host.

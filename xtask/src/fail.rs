@@ -9,7 +9,6 @@
 
 use anyhow::Result;
 
-
 /// The failpoint `name`: see the module doc. Points are named where they sit
 /// (`after-create`, `mid-sync`, …); ARCHITECTURE.md lists them.
 #[cfg(feature = "failpoints")]

@@ -60,7 +60,11 @@ pub async fn run(w: &Work<'_>, cmd: &[String], pkgs: &[String], flags: &[String]
     // and here (what comes back).
     let report = dev.fork.root.join(hack_compat::UNIT_TEST_REPORT);
     w.exec()
-        .script("rm_record", &[hack_compat::UNIT_TEST_REPORT], Output::Capture)
+        .script(
+            "rm_record",
+            &[hack_compat::UNIT_TEST_REPORT],
+            Output::Capture,
+        )
         .await?;
     let _ = std::fs::remove_file(&report);
     cx.ui.status(

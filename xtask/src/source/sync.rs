@@ -223,7 +223,11 @@ pub async fn push(engine: &Engine, fork: &Fork, t: &Target, now: Snapshot) -> Re
         let up = async {
             crate::fail::point("mid-sync").await?;
             let body = bollard::body_stream(stream);
-            Ok::<_, anyhow::Error>(docker.upload_to_container(&t.container, Some(opts), body).await?)
+            Ok::<_, anyhow::Error>(
+                docker
+                    .upload_to_container(&t.container, Some(opts), body)
+                    .await?,
+            )
         }
         .await;
         let wrote = writer

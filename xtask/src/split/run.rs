@@ -59,7 +59,8 @@ pub async fn all(
         }
     }
     // The children clean up with their own full time: this process waits that long, and more.
-    cx.cancel.allow_longer_cleanup(CLEANUP.normal + CHILD_STOP.normal);
+    cx.cancel
+        .allow_longer_cleanup(CLEANUP.normal + CHILD_STOP.normal);
     let results = wait_all(cx, &pids, tasks).await;
     started?;
     let mut outcomes = Vec::new();
@@ -138,7 +139,11 @@ async fn start(
 
 /// Await every child's task, passing a signal on once (a second one once more); past the
 /// children's own cleanup time, their process groups are killed.
-async fn wait_all(cx: &Context, pids: &[u32], tasks: Vec<Task>) -> Vec<Result<Outcome, tokio::task::JoinError>> {
+async fn wait_all(
+    cx: &Context,
+    pids: &[u32],
+    tasks: Vec<Task>,
+) -> Vec<Result<Outcome, tokio::task::JoinError>> {
     let all = futures_util::future::join_all(tasks);
     tokio::pin!(all);
     let mut passed_on = 0;

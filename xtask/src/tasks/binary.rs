@@ -26,8 +26,10 @@ impl flags::Binary {
             return Ok(0);
         }
         // The work lock is held until the summary is read: another build would replace bundles/.
-        dev.work(cx, self.rm, async |w| build_and_summarise(cx, w, &bundles).await)
-            .await?;
+        dev.work(cx, self.rm, async |w| {
+            build_and_summarise(cx, w, &bundles).await
+        })
+        .await?;
         Ok(0)
     }
 }

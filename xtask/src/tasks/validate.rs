@@ -32,32 +32,33 @@ impl flags::Validate {
             }
         }
         compare_with_upstream(cx, &mut dev)?;
-        let (passed, failed) = dev.work(cx, false, async |w| {
-            let (mut passed, mut failed) = (0, 0);
-            for c in &checks {
-                cx.ui.status("Validating", format!("`hack/validate/{c}`"));
-                let t = std::time::Instant::now();
-                let cmd = [format!("hack/validate/{c}")];
-                let ran = w.run(&cmd, Output::Stream).await;
-                let code = ran?.code;
-                fail::point("after-check").await?;
-                let secs = t.elapsed().as_secs_f64();
-                let status = if code == 0 { "passed" } else { "failed" };
-                cx.ui.result(format!(
-                    "validate {c}: {status} in {secs:.1} s (exit {code})"
-                ));
-                cx.ui.event(
-                    json!({"step": c, "status": status, "exit_code": code, "seconds": secs}),
-                );
-                if code == 0 {
-                    passed += 1;
-                } else {
-                    failed += 1;
+        let (passed, failed) = dev
+            .work(cx, false, async |w| {
+                let (mut passed, mut failed) = (0, 0);
+                for c in &checks {
+                    cx.ui.status("Validating", format!("`hack/validate/{c}`"));
+                    let t = std::time::Instant::now();
+                    let cmd = [format!("hack/validate/{c}")];
+                    let ran = w.run(&cmd, Output::Stream).await;
+                    let code = ran?.code;
+                    fail::point("after-check").await?;
+                    let secs = t.elapsed().as_secs_f64();
+                    let status = if code == 0 { "passed" } else { "failed" };
+                    cx.ui.result(format!(
+                        "validate {c}: {status} in {secs:.1} s (exit {code})"
+                    ));
+                    cx.ui.event(
+                        json!({"step": c, "status": status, "exit_code": code, "seconds": secs}),
+                    );
+                    if code == 0 {
+                        passed += 1;
+                    } else {
+                        failed += 1;
+                    }
                 }
-            }
-            Ok((passed, failed))
-        })
-        .await?;
+                Ok((passed, failed))
+            })
+            .await?;
         cx.ui.result(format!("{passed} passed, {failed} failed"));
         Ok(if failed == 0 { 0 } else { 1 })
     }
