@@ -46,6 +46,14 @@ fn binary_builds_debian_moby_20_10_24() -> Result<()> {
     let status_before = cmd!(sh, "git status --porcelain").read()?;
 
     let env = [("HOME", home.as_str())];
+    // A split run's bundles of an engine elsewhere, and a stale bundle: the fork's own
+    // `rm -rf bundles/*` removes the second and leaves the first (a dot name).
+    let kept = fork.join("bundles/.engines/a-tls/bundles/test-integration/report.json");
+    std::fs::create_dir_all(kept.parent().unwrap())?;
+    std::fs::write(&kept, "{}")?;
+    std::fs::create_dir_all(fork.join("bundles/stale"))?;
+    let (owner, bundles) = (format!("{OWNER}:{OWNER}"), fork.join("bundles"));
+    cmd!(sh, "chown -R {owner} {bundles}").run()?;
     let out = g.xtask(image, &["binary"], &[]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     ensure!(out.status.success(), "binary failed:\n{stdout}\n{stderr}");
@@ -72,6 +80,10 @@ fn binary_builds_debian_moby_20_10_24() -> Result<()> {
         text(&check.stdout)
     );
     assert_owned_by(&fork.join("bundles"), OWNER)?;
+    ensure!(
+        !fork.join("bundles/stale").exists() && kept.is_file(),
+        "the fork's `rm -rf bundles/*` must have run and left bundles/.engines/"
+    );
 
     // The built daemon, run in a container, reports the stamped commit.
     let mount = format!("{daemon_dir}:/b:ro");

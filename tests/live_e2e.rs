@@ -49,6 +49,7 @@ fn run_watch_and_test_unit_watch_on_debian_moby_20_10_24() -> Result<()> {
         Ok(())
     });
     let socket = format!("unix://{}/bundles/xtask-run/docker.sock", g.fork);
+    let home = [("HOME", g.home.as_str())];
     let file = "cmd/dockerd/daemon.go";
     let original = fs_err::read_to_string(g.fork.join(file))?;
 
@@ -71,6 +72,27 @@ fn run_watch_and_test_unit_watch_on_debian_moby_20_10_24() -> Result<()> {
             run.wait_for("Watching", Duration::from_secs(10))?;
             let first = server_answers(&socket)?;
 
+            // The two-terminal matrix, A = this `run`: B wants another container (another
+            // DOCKER_PORT, another image; and a debugger's DELVE_PORT); A's daemon answers after
+            // every cell.
+            let other = tests::second::other_image(image)?;
+            let differs = [
+                tests::second::Differs::Env("DOCKER_PORT", "127.0.0.1:23995:2375"),
+                tests::second::Differs::Image(&other),
+                tests::second::Differs::Env("DELVE_PORT", "127.0.0.1:23994:2345"),
+            ];
+            let fork_args = ["--fork", g.fork.as_str()];
+            let cells = tests::second::cells(&fork_args, image, &differs, &home, || {
+                ensure!(server_answers(&socket)? == first, "another daemon answers");
+                Ok(())
+            })?;
+            ensure!(
+                cells.iter().all(|c| c.contains("worked")
+                    || c.contains("a `run` daemon")
+                    || c.contains("`cargo xtask run`")),
+                "a refusal that does not name the run daemon: {cells:#?}"
+            );
+
             // An edit that compiles: built again, installed, restarted on the same socket.
             append(&g, file, "// edited while `run --watch` serves")?;
             run.wait_for("ready in ", Duration::from_secs(600))?;
@@ -78,6 +100,20 @@ fn run_watch_and_test_unit_watch_on_debian_moby_20_10_24() -> Result<()> {
             ensure!(
                 second.starts_with(&g.head_short),
                 "after the edit the server says {second} (before: {first})"
+            );
+
+            // An edit that compiles but whose dockerd dies at start: its log's last lines, the
+            // previous build installed and serving again, the watch going on.
+            append(
+                &g,
+                file,
+                "func init() { panic(\"broken at start by the test\") }",
+            )?;
+            run.wait_for("broken at start by the test", Duration::from_secs(600))?;
+            run.wait_for("the previous build serves again", Duration::from_secs(90))?;
+            ensure!(
+                server_answers(&socket)? == second,
+                "the previous build is not what serves after a daemon that did not start"
             );
 
             // An edit that does not compile: the compiler's line, the old daemon still serving.

@@ -334,6 +334,60 @@ fn synced_source_on_a_remote_engine() -> Result<()> {
         },
     );
 
+    // The fault matrix's two points that need an engine elsewhere (tests/faults_e2e.rs has the
+    // others): a sync and a pull stopped half-way, by an error and by a signal. Each leaves the
+    // fork the owner's, and the next command syncs and pulls what the stopped one did not.
+    steps.step("failpoints mid-sync and mid-pull x {error, signal}", || {
+        let md5 = g.fork.join("bundles/binary-daemon/dockerd-dev.md5");
+        let note = g.fork.join("xtask-fault-note.txt");
+        for (point, action, want) in [
+            ("mid-sync", "error", 1),
+            ("mid-sync", "signal", 130),
+            ("mid-pull", "error", 1),
+            ("mid-pull", "signal", 130),
+        ] {
+            // Something to send (a new file) and something to fetch (a bundle file gone here).
+            fs_err::write(&note, format!("{point} {action}\n"))?;
+            let _ = fs_err::remove_file(&md5);
+            let armed = format!("{point}={action}");
+            let env: Vec<(&str, &str)> = [("MOBY_XTASK_FAILPOINT", armed.as_str())]
+                .into_iter()
+                .chain(tls.iter().copied())
+                .collect();
+            let probe = ["shell", "--", "sh", "-c", "cat xtask-fault-note.txt"];
+            let out = g.xtask(image, &probe, &env);
+            let all = text(&out.stdout) + &text(&out.stderr);
+            println!(
+                "fault matrix: {armed}: shell -- cat -> exit {:?}",
+                out.status.code()
+            );
+            ensure!(out.status.code() == Some(want), "{armed}: {all}");
+            if action == "error" {
+                ensure!(all.contains(&format!("failpoint {point}")), "{all}");
+            }
+            tests::owned_by(&g.fork, OWNER)?;
+            ensure!(
+                r.docker(&["ps", "-aq", "--filter", "label=dev.moby-xtask.role=oneshot"])?
+                    .trim()
+                    .is_empty(),
+                "{armed}: a one-shot container was left on the engine"
+            );
+            let out = g.xtask(image, &probe, &tls);
+            ensure!(
+                out.status.success() && text(&out.stdout).contains(&format!("{point} {action}")),
+                "after {armed}, the next command: {}",
+                text(&out.stderr)
+            );
+            ensure!(
+                md5.is_file(),
+                "after {armed}, the next command did not pull bundles/ back"
+            );
+            tests::owned_by(&g.fork, OWNER)?;
+        }
+        fs_err::remove_file(&note)?;
+        Ok(())
+    });
+
     let marker = g.fork.join("daemon/xtask_sync_marker.go");
     steps.step("a new file that breaks the build reaches it (ssh)", || {
         fs_err::write(&marker, "package daemon\n\nfunc broken( {\n")?;

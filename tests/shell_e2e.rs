@@ -387,6 +387,146 @@ fn a_second_terminal_never_replaces_a_container_in_use() -> Result<()> {
         "{}",
         text(&b.stderr)
     );
+
+    // `down` and `clean` on a container in use: refused, naming `--force`; with it, down ends A.
+    let mut a = Xtask::new(f.args(&["shell", "--", "sh", "-c", "echo A2; sleep 120"])).spawn()?;
+    a.wait_for("A2", Duration::from_secs(60))?;
+    for task in ["down", "clean"] {
+        let out = xtask(&f.args(&[task]), &[]);
+        let err = text(&out.stderr);
+        ensure!(
+            out.status.code() == Some(1) && err.contains("in use") && err.contains("--force"),
+            "{task} on a container in use: {err}"
+        );
+    }
+    let out = xtask(&f.args(&["down", "--force"]), &[]);
+    ensure!(out.status.success(), "down --force: {}", text(&out.stderr));
+    let (code, _) = a.finish(Duration::from_secs(30))?;
+    ensure!(code != Some(0), "A2 went on after down --force: {code:?}");
+    ensure!(
+        tests::containers_with_role(&f.fork, "dev").is_empty(),
+        "down --force left the dev container"
+    );
+    Ok(())
+}
+
+/// The matrix's A = an interactive `shell` (a real terminal, tmux): B runs `shell`, `binary`,
+/// `smoke` and `down` with another `DOCKER_PORT` and another `--image`; after each cell A's
+/// shell still answers, and at the end it exits with its own code.
+#[test]
+fn an_interactive_shell_outlives_every_second_terminal() -> Result<()> {
+    tests::e2e!();
+    let f = fixture("shell-matrix")?;
+    let dir = &f.scratch.dir;
+    let other = tests::second::other_image(f.image)?;
+    let t = shell_in_tmux(&f, "xtask-matrix")?;
+    let fork_args = ["--fork", f.fork.as_str(), "--commit", "c0ffee1"];
+    let differs = [
+        tests::second::Differs::Env("DOCKER_PORT", "127.0.0.1:23997:2375"),
+        tests::second::Differs::Image(&other),
+    ];
+    let mut n = 0;
+    let cells = tests::second::cells(&fork_args, f.image, &differs, &[], || {
+        n += 1;
+        t.keys(&[&format!("echo alive-$((1000+{n}))"), "Enter"])?;
+        t.wait_screen(&format!("\nalive-{}", 1000 + n), Duration::from_secs(10))
+            .map(drop)
+    })?;
+    ensure!(cells.len() == 8, "{cells:?}");
+    ensure!(
+        cells
+            .iter()
+            .all(|c| c.contains("worked") || c.contains("an interactive `shell`")),
+        "a refusal that does not name what runs: {cells:#?}"
+    );
+    t.keys(&["exit 5", "Enter"])?;
+    let rc = wait_for(Duration::from_secs(20), || {
+        fs_err::read_to_string(dir.join("rc")).ok()
+    })?;
+    ensure!(rc.trim() == "5", "A's exit code: {rc}");
     let _ = xtask(&f.args(&["down"]), &[]);
+    Ok(())
+}
+
+/// Every path the tool keeps on this machine (its runtime directory and what is in it, its cache
+/// and each memo), learnt from a first `shell -- true`, is in turn replaced by a symlink another
+/// user planted, to a file and a directory of root's: the command either works or says why in
+/// one or two lines, and the targets keep their mode, owner and content.
+#[test]
+fn a_symlink_at_every_runtime_path_changes_nothing_outside() -> Result<()> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    tests::e2e!();
+    let f = fixture("shell-planted")?;
+    let dir = &f.scratch.dir;
+    let (tmp, home) = (dir.join("tmp"), dir.join("home"));
+    fs_err::create_dir_all(&tmp)?;
+    fs_err::create_dir_all(&home)?;
+    let env = [("TMPDIR", tmp.as_str()), ("HOME", home.as_str())];
+    let run = || xtask(&f.args(&["shell", "--", "true"]), &env);
+    let out = run();
+    ensure!(out.status.success(), "first shell: {}", text(&out.stderr));
+
+    let victim_dir = dir.join("victim-dir");
+    let victim_file = dir.join("victim-file");
+    fs_err::create_dir_all(&victim_dir)?;
+    fs_err::set_permissions(&victim_dir, std::fs::Permissions::from_mode(0o755))?;
+    fs_err::write(victim_dir.join("f"), "precious")?;
+    fs_err::write(&victim_file, "precious\n")?;
+    fs_err::set_permissions(&victim_file, std::fs::Permissions::from_mode(0o600))?;
+    let seen = |p: &Utf8PathBuf| -> Result<(u32, u32, String)> {
+        let m = fs_err::metadata(p)?;
+        let content = match m.is_dir() {
+            true => {
+                let mut names: Vec<String> = fs_err::read_dir(p)?
+                    .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                    .collect();
+                names.sort();
+                names.join(",")
+            }
+            false => fs_err::read_to_string(p)?,
+        };
+        Ok((m.mode() & 0o7777, m.uid(), content))
+    };
+    let before = (seen(&victim_dir)?, seen(&victim_file)?);
+
+    let mut paths = Vec::new();
+    for root in [tmp.join("moby-xtask-0"), home.join(".cache/moby-xtask")] {
+        ensure!(root.is_dir(), "{root} was not made");
+        let found = Command::new("find").arg(&root).output()?;
+        paths.extend(text(&found.stdout).lines().map(Utf8PathBuf::from));
+    }
+    ensure!(paths.len() >= 4, "too few runtime paths: {paths:?}");
+    let mut cells = 0;
+    // Deepest first, so that a path's parent is still the real one when it is planted.
+    paths.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for p in &paths {
+        let is_dir = p.is_dir();
+        let aside = Utf8PathBuf::from(format!("{p}.aside"));
+        fs_err::rename(p, &aside)?;
+        let target = if is_dir { &victim_dir } else { &victim_file };
+        std::os::unix::fs::symlink(target, p)?;
+        std::os::unix::fs::lchown(p, Some(1000), Some(1000))?;
+        let out = run();
+        let err = text(&out.stderr);
+        let said: Vec<&str> = err.lines().filter(|l| !l.starts_with("note:")).collect();
+        let verdict = match out.status.code() {
+            Some(0) => "worked".to_string(),
+            Some(1) if said.len() <= 2 && err.contains("symlink") => {
+                format!("refused: {}", said[0])
+            }
+            c => bail!("planted {p}: exit {c:?}, not a one- or two-line refusal:\n{err}"),
+        };
+        println!("planted {p} -> {target}: {verdict}");
+        ensure!(
+            (seen(&victim_dir)?, seen(&victim_file)?) == before,
+            "planted {p}: a target outside the private directories changed"
+        );
+        // The link (or what replaced it) goes; the real one comes back.
+        let _ = std::fs::remove_file(p).or_else(|_| std::fs::remove_dir_all(p));
+        fs_err::rename(&aside, p)?;
+        cells += 1;
+    }
+    println!("{cells} runtime paths planted");
+    let _ = xtask(&f.args(&["down"]), &env);
     Ok(())
 }

@@ -171,7 +171,7 @@ fn integration_suites_split_over_three_engines() -> Result<()> {
             }
             let back = g
                 .fork
-                .join("bundles/engines/a-tls/bundles/test-integration");
+                .join("bundles/.engines/a-tls/bundles/test-integration");
             ensure!(
                 back.read_dir()?.flatten().any(|e| e
                     .file_name()

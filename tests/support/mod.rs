@@ -8,6 +8,7 @@
 //! - [`moby`]: Debian's moby releases ([`MOBY_2010`], [`MOBY_2615`], [`MOBY_2852`]), their trees
 //!   and dev images, cached.
 //! - [`fork`]: [`Scratch`] directories, hack-compat's fixture forks, [`GitFork`].
+//! - [`second`]: the second terminal of the two-terminal matrix ([`second::cells`]).
 //! - [`stub`]: [`stub::StubFork`], a real tree whose build and test scripts answer at once.
 //! - [`remote`]: [`Remote`], an engine "elsewhere" (dockerd in a container, TLS and ssh on loopback).
 
@@ -16,6 +17,7 @@ pub mod fork;
 pub mod moby;
 pub mod remote;
 pub mod running;
+pub mod second;
 pub mod steps;
 pub mod stub;
 pub mod tier;

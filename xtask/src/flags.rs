@@ -226,6 +226,18 @@ impl Task {
             Task::Completions { .. } => "completions",
         }
     }
+
+    /// Whether the task runs until it is stopped: `run` (its daemon serves until Ctrl-C) and
+    /// `test unit --watch`.
+    pub fn until_stopped(&self) -> bool {
+        matches!(
+            self,
+            Task::Run(_)
+                | Task::Test {
+                    kind: TestKind::Unit(TestUnit { watch: true, .. })
+                }
+        )
+    }
 }
 
 #[derive(Args, Debug)]

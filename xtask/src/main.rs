@@ -40,7 +40,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     };
     let ui = match Ui::new(&cli.output, task.name()) {
-        Ok(ui) => ui,
+        Ok(mut ui) => {
+            ui.until_stopped = task.until_stopped();
+            ui
+        }
         Err(e) => {
             Ui::plain().error(format!("{e:#}"));
             return ExitCode::from(2);

@@ -26,6 +26,9 @@ pub struct Ui {
     pub json: bool,
     /// The task, for `--json` events.
     pub task: &'static str,
+    /// The task holds the fork until it is stopped (`run`, a `--watch`): a command that would
+    /// wait for it refuses instead (see `dev/lock.rs`).
+    pub until_stopped: bool,
 }
 
 impl Ui {
@@ -65,6 +68,7 @@ impl Ui {
             color,
             json: opts.json,
             task,
+            until_stopped: false,
         })
     }
 
@@ -75,6 +79,7 @@ impl Ui {
             color: false,
             json: false,
             task: "xtask",
+            until_stopped: false,
         }
     }
 

@@ -173,12 +173,11 @@ pub async fn in_use(engine: &Engine, id: &str) -> Option<String> {
         if e.running == Some(false) {
             continue;
         }
-        let args = e
-            .process_config
-            .and_then(|pc| pc.arguments)
-            .unwrap_or_default()
-            .join(" ");
+        let pc = e.process_config.unwrap_or_default();
+        let args = pc.arguments.unwrap_or_default().join(" ");
         let kind = match () {
+            // The tool's only exec with a terminal: `shell` at a prompt.
+            _ if pc.tty == Some(true) => "an interactive `shell`",
             _ if args.contains("session_run() {") => "a `shell`",
             _ if args.contains("daemon_start() {") => "a `run` daemon",
             _ if args.contains("group_run() {") => "a build or test",

@@ -4,7 +4,7 @@
 //! the fork's own `bundles/` (an engine that shares our files, or one elsewhere whose `bundles/`
 //! come back here) then also holds the fork's bundles lock, so commands on two engines never
 //! write it at once; the shares of a split run on engines elsewhere come back to
-//! `bundles/engines/<name>/` and need only their engine's lock. Creating the dev container takes
+//! `bundles/.engines/<name>/` and need only their engine's lock. Creating the dev container takes
 //! a separate, short lock per engine, so that `shell` never waits on a build but two first uses
 //! never create two containers.
 //!
@@ -33,6 +33,9 @@ pub enum Kind<'a> {
     /// Writing the fork's `bundles/`: taken after [`Kind::Work`], never before it.
     Bundles,
 }
+
+/// The end of a lock holder's text whose command holds the fork until it is stopped.
+const UNTIL_STOPPED: &str = ", until stopped";
 
 /// An engine's part of its lock files' names: a short digest of its identity.
 pub fn engine_key(identity: &str) -> String {
@@ -68,6 +71,13 @@ pub async fn acquire(
         } else {
             holder.to_string()
         };
+        if let (Kind::Work(_), Some(holder)) = (kind, holder.strip_suffix(UNTIL_STOPPED)) {
+            // Waiting would be forever: said at once instead.
+            anyhow::bail!(
+                "the fork is held by {holder}, which runs until it is stopped: this command would wait forever.\n\
+                 Stop it (Ctrl-C in its terminal) and run this again, or use that one (`cargo xtask shell` works beside it)."
+            );
+        }
         if !matches!(kind, Kind::Create(_)) {
             ui.status(
                 "Blocking",
@@ -93,6 +103,14 @@ pub async fn acquire(
     }
     let _ = file.set_len(0);
     let _ = file.rewind();
-    let _ = write!(file, "`cargo xtask {what}` (pid {})", std::process::id());
+    let until = match ui.until_stopped && matches!(kind, Kind::Work(_)) {
+        true => UNTIL_STOPPED,
+        false => "",
+    };
+    let _ = write!(
+        file,
+        "`cargo xtask {what}` (pid {}){until}",
+        std::process::id()
+    );
     Ok(ForkLock { _file: file })
 }

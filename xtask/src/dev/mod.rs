@@ -64,14 +64,14 @@ pub struct Dev {
     pub image_source: ImageSource,
     pub names: Names,
     /// The engine's name when this command is its share of a split run (`test integration
-    /// --engines`): on an engine elsewhere its `bundles/` come back to `bundles/engines/<name>/`.
+    /// --engines`): on an engine elsewhere its `bundles/` come back to `bundles/.engines/<name>/`.
     pub shard: Option<String>,
     /// The fork's files, listed ahead where the engine is probably elsewhere.
     pub early_walk: source::EarlyWalk,
 }
 
 /// Where the `bundles/` of `engine`'s share of a split run come back to (on an engine
-/// elsewhere): `bundles/engines/<name>/bundles/`, the name made safe for a path.
+/// elsewhere): `bundles/.engines/<name>/bundles/`, the name made safe for a path.
 pub fn shard_base(fork_root: &Utf8Path, engine: &str) -> Utf8PathBuf {
     let safe: String = engine
         .chars()
@@ -83,7 +83,7 @@ pub fn shard_base(fork_root: &Utf8Path, engine: &str) -> Utf8PathBuf {
             }
         })
         .collect();
-    fork_root.join("bundles/engines").join(safe)
+    fork_root.join("bundles/.engines").join(safe)
 }
 
 impl Dev {
@@ -278,7 +278,7 @@ impl Dev {
     ) -> Result<()> {
         let (ui, task) = (cx.ui, cx.ui.task);
         // This command writes the fork's own bundles/ unless it is a share of a split run on an
-        // engine elsewhere (those come back to bundles/engines/<name>/).
+        // engine elsewhere (those come back to bundles/.engines/<name>/).
         if self.shard.is_none() || !matches!(ctr.source, Source::Synced(_)) {
             locks
                 .push(lock::acquire(ui, &cx.cancel, &self.names, lock::Kind::Bundles, task).await?);

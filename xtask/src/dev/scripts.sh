@@ -184,6 +184,30 @@ mark_installed() {
     printf '%s\n' "$1" >/var/run/moby-xtask-installed
 }
 
+# keep_installed DIR DEST: the executables of DEST that the daemon bundle DIR would replace,
+# copied aside (the previous good build, for restore_installed).
+keep_installed() {
+    k=/var/run/moby-xtask-kept
+    rm -rf "$k" && mkdir -p "$k" || return 1
+    for f in "$1"/*; do
+        n=${f##*/}
+        case "$n" in
+        *.md5 | *.sha256) ;;
+        *) [ ! -e "$2/$n" ] || cp -fL "$2/$n" "$k/" || return 1 ;;
+        esac
+    done
+}
+
+# restore_installed DEST: what keep_installed kept, into DEST again; no build is marked installed.
+restore_installed() {
+    k=/var/run/moby-xtask-kept
+    [ -d "$k" ] || { echo "nothing was kept aside"; return 1; }
+    rm -f /var/run/moby-xtask-installed
+    for f in "$k"/*; do
+        [ ! -e "$f" ] || cp -f "$f" "$1/" || return 1
+    done
+}
+
 # install_copy DIR DEST: the daemon bundle's executables (not checksums) into DEST.
 install_copy() {
     for f in "$1"/*; do
@@ -276,6 +300,20 @@ bundles_list() {
 # frozen_list: the image index (`manifest.json`) of a `docker save`-shaped directory, if any.
 frozen_list() {
     cat "$1/manifest.json" 2>/dev/null
+    return 0
+}
+
+# registry_answers: whether Docker Hub's registry answers from the dev container (where the
+# suites would pull, with its proxy variables), within 3 s. Prints `yes` or `no`.
+registry_answers() {
+    if command -v curl >/dev/null 2>&1; then
+        curl -s -o /dev/null -m 3 https://registry-1.docker.io/v2/ && echo yes && return 0
+    elif command -v wget >/dev/null 2>&1; then
+        # wget exits 6 on the registry's 401: an answer all the same.
+        wget -q -T 3 -t 1 -O /dev/null https://registry-1.docker.io/v2/ >/dev/null 2>&1
+        case $? in 0 | 6 | 8) echo yes && return 0 ;; esac
+    fi
+    echo no
     return 0
 }
 

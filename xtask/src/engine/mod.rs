@@ -74,21 +74,27 @@ impl Kind {
     }
 }
 
-/// What was learnt of a Podman endpoint: `podman <rootless> <identity> <driver>`.
+/// What was learnt of a Podman endpoint: `podman <rootless> <socket> <identity> <driver>`.
+/// Kept only for a socket on this machine, and good only while that socket is the one it was
+/// learnt from (`socket`: its inode and change time): a service that restarts there, Docker
+/// in Podman's place among them, makes a new socket, and the next command asks again.
 struct Known {
     kind: Kind,
+    socket: String,
     identity: String,
     driver: Option<String>,
 }
 
 impl Known {
-    fn read(path: &camino::Utf8Path) -> Option<Known> {
+    fn read(path: &camino::Utf8Path, socket: &str) -> Option<Known> {
         let text = std::fs::read_to_string(path).ok()?;
         let mut f = text.split_whitespace();
         (f.next()? == "podman").then_some(())?;
         let rootless = f.next()? == "rootless";
+        (f.next()? == socket).then_some(())?;
         Some(Known {
             kind: Kind::Podman { rootless },
+            socket: socket.to_string(),
             identity: f.next()?.to_string(),
             driver: f.next().map(str::to_string),
         })
@@ -103,9 +109,20 @@ impl Known {
         let driver = self.driver.as_deref().unwrap_or_default();
         memo::write(
             path,
-            &format!("podman {rootless} {} {driver}\n", self.identity),
+            &format!(
+                "podman {rootless} {} {} {driver}\n",
+                self.socket, self.identity
+            ),
         );
     }
+}
+
+/// The socket file of a `unix://` endpoint as `<inode>-<change time in ns>`; `None` for any
+/// other endpoint (nothing here can tell that the service behind it is still the same).
+fn socket_stamp(host: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(host.strip_prefix("unix://")?).ok()?;
+    Some(format!("{}-{}{:09}", m.ino(), m.ctime(), m.ctime_nsec()))
 }
 
 pub struct Engine {
@@ -135,7 +152,11 @@ impl Engine {
             "podman-at",
             &format!("{:016x}", crate::text::fnv1a(&endpoint.host)),
         );
-        let known = at.as_ref().and_then(|p| Known::read(p));
+        let socket = socket_stamp(&endpoint.host);
+        let known = match (&at, &socket) {
+            (Some(p), Some(s)) => Known::read(p, s),
+            _ => None,
+        };
         let (docker, dialer) = connect::connect(ui, &endpoint, known.is_none()).await?;
         let context = context.map(str::to_string);
         if let Some(k) = known {
@@ -187,9 +208,10 @@ impl Engine {
             info.id.clone().unwrap_or_default()
         };
         let driver = info.driver.filter(|d| !d.is_empty());
-        if let (true, Some(p)) = (podman, &at) {
+        if let (true, Some(p), Some(socket)) = (podman, &at, socket) {
             Known {
                 kind,
+                socket,
                 identity: identity.clone(),
                 driver: driver.clone(),
             }
@@ -240,5 +262,45 @@ impl Engine {
     /// `host (where it came from)`, for messages.
     pub fn describe_endpoint(&self) -> String {
         format!("{} ({})", self.endpoint.host, self.endpoint.from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_podman_memo_holds_only_while_its_socket_does() {
+        let tmp = std::env::temp_dir().join(format!("moby-xtask-memo-{}", std::process::id()));
+        let dir = camino::Utf8PathBuf::from_path_buf(tmp).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("podman.sock");
+        let host = format!("unix://{sock}");
+        let memo = dir.join("memo");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let stamp = socket_stamp(&host).unwrap();
+        Known {
+            kind: Kind::Podman { rootless: true },
+            socket: stamp.clone(),
+            identity: "podman-1".into(),
+            driver: Some("overlay".into()),
+        }
+        .write(&memo);
+        let k = Known::read(&memo, &stamp).expect("the memo of this socket");
+        assert_eq!(k.kind, Kind::Podman { rootless: true });
+        assert_eq!(
+            (k.identity.as_str(), k.driver.as_deref()),
+            ("podman-1", Some("overlay"))
+        );
+        // Another service starts on the same path: a new socket, the memo no longer holds.
+        drop(listener);
+        std::fs::remove_file(&sock).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let _again = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let now = socket_stamp(&host).unwrap();
+        assert_ne!(now, stamp);
+        assert!(Known::read(&memo, &now).is_none());
+        assert!(socket_stamp("tcp://127.0.0.1:2375").is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -26,7 +26,7 @@ pub struct TestIntegration {
     /// Split the suites over these engines and merge the results: docker context names,
     /// DOCKER_HOST URLs (`ssh://me@box`, `tcp://box:2376`), `local` for the default engine. Each
     /// gets its share (by the last run's times, else by size), builds once and runs it; the
-    /// bundles of an engine elsewhere come back to bundles/engines/<NAME>/
+    /// bundles of an engine elsewhere come back to bundles/.engines/<NAME>/
     #[arg(long, value_name = "NAME,…", value_delimiter = ',')]
     pub engines: Vec<String>,
     /// One engine's share of a split run (the pieces `--engines` gave it); set by `--engines`

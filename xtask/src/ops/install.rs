@@ -76,9 +76,8 @@ pub async fn install(w: &Work<'_>, out: Output) -> Result<()> {
         let Some(dir) = daemon_dir(dev) else {
             bail!("no dockerd built: run `cargo xtask binary`")
         };
-        let inst = &dev.fork.install_dir;
-        let dest = inst.path(crate::dev::host_env::process_env(&inst.prefix_var).as_deref());
-        exec.script("install_copy", &[&dir, &dest], out).await?
+        exec.script("install_copy", &[&dir, &dest(dev)], out)
+            .await?
     };
     if ran.code != 0 {
         bail!(
@@ -90,6 +89,48 @@ pub async fn install(w: &Work<'_>, out: Output) -> Result<()> {
     if let Some(k) = &key {
         crate::fail::point("after-install").await?;
         exec.script("mark_installed", &[k], Output::Discard).await?;
+    }
+    Ok(())
+}
+
+/// Where the daemon bundle's executables are installed in the container (the fork's
+/// `install-binary` destination, its prefix variable as this machine sets it).
+fn dest(dev: &Dev) -> String {
+    let inst = &dev.fork.install_dir;
+    inst.path(crate::dev::host_env::process_env(&inst.prefix_var).as_deref())
+}
+
+/// Before a new build is installed over a serving one (`run --watch`): the installed
+/// executables the new build replaces, kept aside in the container for [`restore_kept`].
+pub async fn keep_installed(w: &Work<'_>) -> Result<()> {
+    let Some(dir) = daemon_dir(w.dev) else {
+        return Ok(());
+    };
+    let ran = w
+        .exec()
+        .script("keep_installed", &[&dir, &dest(w.dev)], Output::Capture)
+        .await?;
+    if ran.code != 0 {
+        bail!(
+            "cannot keep the installed binaries aside{}",
+            crate::text::tail(&String::from_utf8_lossy(&ran.output), 5)
+        );
+    }
+    Ok(())
+}
+
+/// The executables [`keep_installed`] kept, installed again; the next install copies whatever
+/// build it is given (the record of what is installed is dropped).
+pub async fn restore_kept(w: &Work<'_>) -> Result<()> {
+    let ran = w
+        .exec()
+        .script("restore_installed", &[&dest(w.dev)], Output::Capture)
+        .await?;
+    if ran.code != 0 {
+        bail!(
+            "cannot put the previous binaries back{}",
+            crate::text::tail(&String::from_utf8_lossy(&ran.output), 5)
+        );
     }
     Ok(())
 }

@@ -57,22 +57,17 @@ pub async fn run_watch(w: &Work<'_>, cmd: &[String], ready: &str) -> Result<u8> 
                 );
                 continue;
             }
+            install::keep_installed(w).await?;
             let restarted = async {
                 install::install(w, Output::Capture).await?;
                 restart(w, cmd).await
             }
             .await;
             if let Err(e) = restarted {
-                // A build whose dockerd does not start ends nothing: said with its log's last
-                // lines, and the next change gets its chance.
                 if e.downcast_ref::<Interrupted>().is_some() {
                     return Err(e);
                 }
-                let log = std::fs::read_to_string(dev.fork.root.join(RUN_LOG)).unwrap_or_default();
-                let tail = crate::text::tail(&crate::private::printable_lines(&log), 8);
-                cx.ui.warn(format!("{e:#}{tail}"));
-                cx.ui.event(json!({"step": "reload", "status": "failed", "error": format!("{e:#}")}));
-                cx.ui.status("Watching", "for the next change (no dockerd is serving until it builds and starts)");
+                roll_back(w, cmd, &e).await?;
                 continue;
             }
             let secs = t.elapsed().as_secs_f64();
@@ -85,6 +80,38 @@ pub async fn run_watch(w: &Work<'_>, cmd: &[String], ready: &str) -> Result<u8> 
     let _ = daemon::stop(&exec, cx.cancel.limit(DAEMON_STOP)).await;
     let _ = daemon::clean(&exec).await;
     result
+}
+
+/// A build whose dockerd does not start ends nothing: said with its log's last lines, the
+/// previous good binaries installed and started again, and the next change gets its chance.
+async fn roll_back(w: &Work<'_>, cmd: &[String], e: &anyhow::Error) -> Result<()> {
+    let cx = w.cx;
+    let log = std::fs::read_to_string(w.dev.fork.root.join(RUN_LOG)).unwrap_or_default();
+    let tail = crate::text::tail(&crate::private::printable_lines(&log), 8);
+    cx.ui.warn(format!("{e:#}{tail}"));
+    cx.ui
+        .event(json!({"step": "reload", "status": "failed", "error": format!("{e:#}")}));
+    let back = async {
+        install::restore_kept(w).await?;
+        restart(w, cmd).await
+    }
+    .await;
+    match back {
+        Ok(()) => cx.ui.warn(
+            "the previous build serves again (same socket, same data); waiting for the next change",
+        ),
+        Err(b) if b.downcast_ref::<Interrupted>().is_some() => return Err(b),
+        Err(b) => {
+            cx.ui.warn(format!(
+                "the previous build did not start again either: {b:#}"
+            ));
+            cx.ui.status(
+                "Watching",
+                "for the next change (no dockerd serves until one starts)",
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `test unit` on the packages given (when any), then on the packages of each change (within

@@ -18,8 +18,8 @@ use crate::dev::exec::{Exec, Output};
 /// Bring back what changed in the volume's `bundles/`: listed in the dev container first, then
 /// fetched (one archive of `bundles/`) only when something differs; files the engine no longer
 /// has go here too, but for the tool's own records (`.moby-xtask-*`) and the shares of a split
-/// run (`bundles/engines/`). `into` is the directory that gets `bundles/`: the fork's root, or
-/// for one engine's share of a split run its own `bundles/engines/<name>`.
+/// run (`bundles/.engines/`). `into` is the directory that gets `bundles/`: the fork's root, or
+/// for one engine's share of a split run its own `bundles/.engines/<name>`.
 pub async fn pull_bundles(exec: &Exec<'_>, t: &Target, fork: &Fork, into: &Utf8Path) -> Result<()> {
     let listed = exec
         .script("bundles_list", &[&t.src_path], Output::Capture)
@@ -128,7 +128,7 @@ async fn pull_listed(
     }
     if !owned {
         // bundles/ itself and the tool's own records, written here, are the owner's too.
-        // And a split run's `bundles/engines/<name>/`, made here.
+        // And a split run's `bundles/.engines/<name>/`, made here.
         let made: Vec<Utf8PathBuf> = match into.strip_prefix(&fork.root) {
             Ok(rel) if !rel.as_str().is_empty() => rel
                 .ancestors()
@@ -204,8 +204,8 @@ impl std::io::Read for Incoming {
 }
 
 fn is_own_record(p: &str) -> bool {
-    p == "bundles/engines"
-        || p.starts_with("bundles/engines/")
+    p == "bundles/.engines"
+        || p.starts_with("bundles/.engines/")
         || p.rsplit('/')
             .next()
             .is_some_and(|n| n.starts_with(".moby-xtask"))

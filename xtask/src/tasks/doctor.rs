@@ -192,7 +192,14 @@ async fn daemon_checks(cx: &Context, r: &mut Report, e: &Engine, fork: Option<&F
     } else {
         r.ok("no refusal of --privileged seen from this daemon (the first dev container tries it)");
     }
-    if let Some(root) = info.docker_root_dir.as_deref() {
+    // The data root's free space is measured only for an engine on this machine's socket: the
+    // same path here on an engine elsewhere is another disk.
+    let here = e.endpoint.host.starts_with("unix://");
+    if let (false, Some(root)) = (here, info.docker_root_dir.as_deref()) {
+        r.ok(format!(
+            "the daemon's data root {root} is on the engine's machine: its free space is not measured from here (`docker system df` there)"
+        ));
+    } else if let Some(root) = info.docker_root_dir.as_deref() {
         match free_bytes(root) {
             Some(b) if b < 10 << 30 => r.problem(
                 format!(
