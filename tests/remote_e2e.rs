@@ -348,6 +348,7 @@ fn synced_source_on_a_remote_engine() -> Result<()> {
         ] {
             // Something to send (a new file) and something to fetch (a bundle file gone here).
             fs_err::write(&note, format!("{point} {action}\n"))?;
+            std::os::unix::fs::chown(&note, Some(OWNER), Some(OWNER))?;
             let _ = fs_err::remove_file(&md5);
             let armed = format!("{point}={action}");
             let env: Vec<(&str, &str)> = [("MOBY_XTASK_FAILPOINT", armed.as_str())]

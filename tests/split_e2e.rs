@@ -56,8 +56,20 @@ fn nothing_left_on(r: &Remote, fork: &Utf8Path) -> Result<()> {
             for what in ["hack/make", "test.main", "dockerd"] {
                 ensure!(!ps.contains(what), "{what} left on {}:\n{ps}", r.name);
             }
+            let mounts = r.docker(&["exec", id, "cat", "/proc/self/mountinfo"])?;
+            no_test_daemon_mounts(&mounts, &r.name)?;
         }
     }
+    Ok(())
+}
+
+/// No mount of a test daemon (its root, its `netns`, under the bundle) left in a dev container.
+fn no_test_daemon_mounts(mountinfo: &str, on: &str) -> Result<()> {
+    let left: Vec<&str> = mountinfo
+        .lines()
+        .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.contains("/bundles/")))
+        .collect();
+    ensure!(left.is_empty(), "mounts under bundles/ left on {on}:\n{}", left.join("\n"));
     Ok(())
 }
 
@@ -70,6 +82,12 @@ fn nothing_left_here(fork: &Utf8Path) -> Result<()> {
         containers_with_role(fork, "oneshot").is_empty(),
         "a one-shot container left"
     );
+    for id in containers_with_role(fork, "dev") {
+        let out = Command::new("docker")
+            .args(["exec", &id, "cat", "/proc/self/mountinfo"])
+            .output()?;
+        no_test_daemon_mounts(&text(&out.stdout), "this machine's engine")?;
+    }
     Ok(())
 }
 
@@ -179,6 +197,10 @@ fn integration_suites_split_over_three_engines() -> Result<()> {
                     .ends_with("go-test-report.json")),
                 "no report came back to {back}"
             );
+            // The local engine ran the suites twice in a row (alone, then its share): nothing left.
+            nothing_left_here(&g.fork)?;
+            nothing_left_on(&a, &g.fork)?;
+            nothing_left_on(&b, &g.fork)?;
             owned_by(&g.fork, OWNER)
         },
     );
