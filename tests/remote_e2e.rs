@@ -5,6 +5,12 @@
 //! context by `DOCKER_CONTEXT`, `currentContext` and `--context`, and over `ssh://`; each TLS and
 //! ssh failure named; and a fork this engine cannot see refused before anything is made there.
 
+// The split over three engines (two of them elsewhere) is a test of this binary, not one of its
+// own: cargo runs test binaries one after another, and this way it runs beside the synced-source
+// test (each waits mostly on its own engines), which saves CI about ten minutes.
+#[path = "remote_split.rs"]
+mod split;
+
 use std::process::Command;
 use std::time::Duration;
 

@@ -146,16 +146,22 @@ impl GitFork {
     /// large GOPATH directories ("case-insensitive file name collision"), which is not the tool's
     /// doing. Said on stderr when it happens.
     pub fn binary(&self, image: &str) -> Output {
-        let out = self.xtask(image, &["binary"], &[]);
-        if !out.status.success()
-            && text(&out.stderr).contains("case-insensitive file name collision")
-        {
+        self.xtask_past_fs_flake(image, &["binary"], &[])
+    }
+
+    /// [`GitFork::xtask`], run once more when Go saw a file twice: fuse-overlayfs under load
+    /// lists a directory's entry twice (`case-insensitive file name collision`), which is the
+    /// host's storage, not the tool.
+    pub fn xtask_past_fs_flake(&self, image: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = self.xtask(image, args, env);
+        let all = text(&out.stdout) + &text(&out.stderr);
+        if !out.status.success() && all.contains("case-insensitive file name collision") {
             use std::io::Write;
             let _ = writeln!(
                 std::io::stderr(),
-                "retrying binary: the storage driver listed a file twice (fuse-overlayfs), not a tool failure"
+                "retrying {args:?}: the storage driver listed a file twice (fuse-overlayfs), not a tool failure"
             );
-            return self.xtask(image, &["binary"], &[]);
+            return self.xtask(image, args, env);
         }
         out
     }

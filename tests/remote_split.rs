@@ -69,7 +69,11 @@ fn no_test_daemon_mounts(mountinfo: &str, on: &str) -> Result<()> {
         .lines()
         .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.contains("/bundles/")))
         .collect();
-    ensure!(left.is_empty(), "mounts under bundles/ left on {on}:\n{}", left.join("\n"));
+    ensure!(
+        left.is_empty(),
+        "mounts under bundles/ left on {on}:\n{}",
+        left.join("\n")
+    );
     Ok(())
 }
 
@@ -157,7 +161,7 @@ fn integration_suites_split_over_three_engines() -> Result<()> {
     let mut steps = Steps::new("split over three engines");
 
     let one = steps.needs("one engine runs the subset (no split)", || {
-        let out = g.xtask(&image, &args(None), &env);
+        let out = g.xtask_past_fs_flake(&image, &args(None), &env);
         let stdout = text(&out.stdout);
         ensure!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
         let counts = test_summary(&stdout);
@@ -168,7 +172,7 @@ fn integration_suites_split_over_three_engines() -> Result<()> {
     steps.step(
         "split over local, a context (TLS) and ssh://: the same counts",
         || {
-            let out = g.xtask(&image, &args(Some(&engines)), &env);
+            let out = g.xtask_past_fs_flake(&image, &args(Some(&engines)), &env);
             let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
             ensure!(out.status.success(), "{stdout}\n{stderr}");
             ensure!(test_summary(&stdout) == one, "{stdout}\nagainst {one:?}");
