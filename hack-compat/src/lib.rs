@@ -12,6 +12,7 @@
 
 mod build_args;
 mod bundles;
+pub mod checksum;
 mod daemon;
 pub mod dockerfile;
 mod era;

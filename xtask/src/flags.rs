@@ -263,6 +263,9 @@ pub struct Binary {
     /// Use a one-shot container, removed afterwards, instead of the fork's reusable dev container
     #[arg(long)]
     pub rm: bool,
+    /// Build even when nothing the build reads changed since the last one (else: `Fresh`)
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub opts: ForkOpts,
 }

@@ -206,6 +206,20 @@ impl Dev {
         Err(Interrupted(sig).into())
     }
 
+    /// The stamp for a build of the tree as it is now: a stamp from git is taken again (an edit
+    /// since the command began makes it `-unsupported`, as the fork's `hack/make.sh` marks it);
+    /// one given by `--commit` or `DOCKER_GITCOMMIT` stays.
+    pub fn commit_now(&self) -> String {
+        match &self.stamp {
+            Some(s) if s.source == commit::Source::Git => {
+                commit::stamp(&self.fork.root, self.fork.commit_form, None, None, true)
+                    .map(|s| s.commit)
+                    .unwrap_or_else(|_| s.commit.clone())
+            }
+            _ => self.commit().to_string(),
+        }
+    }
+
     /// The commit stamped (`?` when there is none, only possible for `shell`).
     pub fn commit(&self) -> &str {
         self.stamp

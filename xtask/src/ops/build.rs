@@ -6,6 +6,7 @@ use anyhow::{bail, Result};
 use hack_compat::Fork;
 
 use super::build_record::{self, Record};
+use super::{inputs, summary};
 use crate::dev::exec::{Output, Ran};
 use crate::dev::Work;
 use crate::engine::short;
@@ -84,7 +85,15 @@ pub async fn build_with(
             .script("rm_record", &[build_record::FILE], Output::Discard)
             .await?;
     }
+    // What this build reads, as it starts: an edit while it runs makes the next one build.
+    let read = records.then(|| inputs::render(w, bundles, env)).flatten();
     let source = dev.stamp.as_ref().map(|s| s.source.to_string());
+    // The stamp: the fork's, unless this build is given its own (the live loop's rebuilds).
+    let commit = env
+        .iter()
+        .find_map(|e| e.strip_prefix("DOCKER_GITCOMMIT="))
+        .unwrap_or(dev.commit())
+        .to_string();
     cx.ui.status(
         "Building",
         format!(
@@ -94,7 +103,7 @@ pub async fn build_with(
             dev.spec.image,
             dev.fork.root,
             dev.fork.era,
-            dev.commit(),
+            commit,
             source.unwrap_or_default(),
         ),
     );
@@ -105,10 +114,17 @@ pub async fn build_with(
     let ran = w.run_with(&cmd, out, env).await?;
     crate::fail::point("after-build").await?;
     if ran.code == 0 && records {
+        let digest = match &read {
+            Some(text) => inputs::write(&dev.fork, text)
+                .ok()
+                .map(|()| inputs::digest(text)),
+            None => None,
+        };
         let record = Record {
-            commit: dev.commit().to_string(),
+            commit,
             version: dev.version(),
             image: w.ctr.image_id.clone(),
+            inputs: digest,
         };
         build_record::write(&dev.fork, &record)?;
     }
@@ -116,4 +132,17 @@ pub async fn build_with(
         cx.ui.step("Finished", &cmd.join(" "), t.elapsed(), "");
     }
     Ok(ran)
+}
+
+/// Why `binary` must run (`None`: it is fresh): the inputs differ from the last successful
+/// build's, or what that build wrote is no longer what was hashed after it. Any doubt builds.
+pub fn why_build(w: &Work<'_>, bundles: &[String]) -> Option<String> {
+    let dev = w.dev;
+    let now = inputs::render(w, bundles, &[]);
+    if let Some(why) = build_record::stale(&dev.fork, now.as_deref()) {
+        return Some(why);
+    }
+    let version = dev.version();
+    (!summary::as_hashed(&dev.fork, bundles, &version))
+        .then(|| "the built files changed since the build".to_string())
 }

@@ -1,12 +1,11 @@
-//! What the last successful build was: `bundles/.moby-xtask-build` (commit, version, dev image),
-//! written after `hack/make.sh binary` succeeds and removed before any build starts, so a failed
-//! or interrupted build leaves none. Its mtime is the build time that `smoke` compares the
-//! sources against, as make compares a target with its prerequisites.
+//! What the last successful build was: `bundles/.moby-xtask-build` (commit, version, dev image,
+//! and the digest of the inputs it read, `inputs.rs`), written after `hack/make.sh binary`
+//! succeeds and removed before any build starts, so a failed or interrupted build leaves none.
+//! `binary` and `smoke` build again unless the inputs now are those.
 
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
-use camino::{Utf8Path, Utf8PathBuf};
 use hack_compat::Fork;
 
 pub const FILE: &str = "bundles/.moby-xtask-build";
@@ -16,14 +15,20 @@ pub struct Record {
     pub commit: String,
     pub version: String,
     pub image: String,
+    /// The digest of the inputs the build read (`inputs.rs`), kept beside the record.
+    pub inputs: Option<String>,
 }
 
 impl Record {
     fn render(&self) -> String {
-        format!(
+        let mut text = format!(
             "commit={}\nversion={}\nimage={}\n",
             self.commit, self.version, self.image
-        )
+        );
+        if let Some(d) = &self.inputs {
+            text.push_str(&format!("inputs={d}\n"));
+        }
+        text
     }
 
     fn parse(text: &str) -> Option<Record> {
@@ -36,6 +41,7 @@ impl Record {
             commit: field("commit=")?,
             version: field("version=")?,
             image: field("image=")?,
+            inputs: field("inputs="),
         })
     }
 }
@@ -66,116 +72,41 @@ pub fn read(fork: &Fork) -> Option<(Record, SystemTime)> {
     Some((record, mtime))
 }
 
-/// Why a new build is needed (`None`: the last build is current for `commit` and `image`).
-pub fn stale_because(fork: &Fork, commit: &str, image: &str) -> Option<String> {
-    let Some((record, built)) = read(fork) else {
+/// Why `binary` must build again (`None`: the last build read exactly the inputs `now`, as
+/// [`super::inputs::render`] writes them; `None` for `now` when they cannot be listed).
+pub fn stale(fork: &Fork, now: Option<&str>) -> Option<String> {
+    let Some((record, _)) = read(fork) else {
         return Some("no build recorded".to_string());
     };
-    stale(
-        &record,
-        built,
-        &fork.root,
-        commit,
-        image,
-        hack_compat::NON_BUILD_DIRS,
-    )
-}
-
-fn stale(
-    record: &Record,
-    built: SystemTime,
-    root: &Utf8Path,
-    commit: &str,
-    image: &str,
-    skip: &[&str],
-) -> Option<String> {
-    if record.commit != commit {
-        return Some(format!(
-            "last build stamped {}, now {commit}",
-            record.commit
-        ));
-    }
-    if record.image != image {
-        return Some("the dev image changed since the last build".to_string());
-    }
-    newer_source(root, root, built, skip).map(|p| format!("{p} changed"))
-}
-
-/// The first file under `dir` modified after `since`, relative to `root`; `skip` names the
-/// top-level directories that are not part of what `hack/make.sh binary` compiles.
-fn newer_source(
-    root: &Utf8Path,
-    dir: &Utf8Path,
-    since: SystemTime,
-    skip: &[&str],
-) -> Option<Utf8PathBuf> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    for entry in entries.flatten() {
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let Ok(ft) = entry.file_type() else { continue };
-        let path = dir.join(&name);
-        if ft.is_dir() {
-            if dir == root && skip.contains(&name.as_str()) {
-                continue;
-            }
-            if let Some(p) = newer_source(root, &path, since, skip) {
-                return Some(p);
-            }
-        } else if ft.is_file() && !name.starts_with("version_autogen") {
-            let modified = entry.metadata().and_then(|m| m.modified());
-            if modified.is_ok_and(|m| m > since) {
-                return Some(
-                    path.strip_prefix(root)
-                        .map(Utf8Path::to_path_buf)
-                        .unwrap_or(path),
-                );
-            }
-        }
-    }
-    None
+    let Some(now) = now else {
+        return Some("the fork's files cannot be listed (no git checkout)".to_string());
+    };
+    let Some(then) = record
+        .inputs
+        .as_deref()
+        .and_then(|d| super::inputs::read(&fork.root, d))
+    else {
+        return Some("the last build's inputs are not recorded".to_string());
+    };
+    super::inputs::changed(&then, now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
-    fn record_round_trip_and_staleness() {
+    fn record_round_trip() {
         let r = Record {
             commit: "abc1234".into(),
             version: "dev".into(),
             image: "sha256:1".into(),
+            inputs: Some("00ff".into()),
         };
         assert_eq!(Record::parse(&r.render()), Some(r.clone()));
+        let old = Record { inputs: None, ..r };
+        assert_eq!(Record::parse(&old.render()), Some(old));
         // An old record without the image line is no record: rebuild.
         assert_eq!(Record::parse("commit=a\nversion=dev\n"), None);
-
-        let dir = Utf8PathBuf::from_path_buf(std::env::temp_dir())
-            .unwrap()
-            .join(format!("xtask-record-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("daemon")).unwrap();
-        std::fs::create_dir_all(dir.join("docs")).unwrap();
-        std::fs::write(dir.join("daemon/daemon.go"), "x").unwrap();
-        std::fs::write(dir.join("docs/api.md"), "x").unwrap();
-        let before = SystemTime::now() - Duration::from_secs(3600);
-        let after = SystemTime::now() + Duration::from_secs(3600);
-        let skip = ["docs"];
-        assert_eq!(stale(&r, after, &dir, "abc1234", "sha256:1", &skip), None);
-        assert_eq!(
-            stale(&r, before, &dir, "abc1234", "sha256:1", &skip).as_deref(),
-            Some("daemon/daemon.go changed")
-        );
-        assert!(stale(&r, after, &dir, "def5678", "sha256:1", &skip)
-            .is_some_and(|w| w.contains("now def5678")));
-        assert!(stale(&r, after, &dir, "abc1234", "sha256:2", &skip)
-            .is_some_and(|w| w.contains("dev image changed")));
-        // Only docs changed: nothing to build.
-        std::fs::remove_file(dir.join("daemon/daemon.go")).unwrap();
-        assert_eq!(stale(&r, before, &dir, "abc1234", "sha256:1", &skip), None);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

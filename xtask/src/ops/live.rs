@@ -173,7 +173,11 @@ async fn build_newest(w: &Work<'_>, watch: &mut Watch) -> Result<Option<crate::d
     let bundles = ["binary".to_string()];
     loop {
         w.refresh_source().await?;
-        let env = [KEEP.to_string()];
+        // Each build stamped as its tree is, as `binary` stamps it.
+        let env = [
+            KEEP.to_string(),
+            format!("DOCKER_GITCOMMIT={}", w.dev.commit_now()),
+        ];
         let newer = tokio::select! {
             ran = build::build_with(w, &bundles, Output::Capture, &env) => return ran.map(Some),
             newer = watch.next() => newer,

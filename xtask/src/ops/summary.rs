@@ -1,14 +1,10 @@
 //! After a build: each artifact, its size, its checksum verified where the era writes them.
 //! Hashing ~60 MB binaries takes a moment: a signal stops it between files.
 
-use std::io::Read;
-
 use anyhow::{Context as _, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use hack_compat::{Checksum as Kind, Fork};
-use md5::Md5;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::context::Context;
 use crate::text::human;
@@ -51,6 +47,7 @@ pub async fn collect(
 ) -> Result<Vec<Artifact>> {
     let (cancel, want_sha256) = (&cx.cancel, cx.ui.json);
     let memo = Memo::read(fork);
+    let t = std::time::Instant::now();
     let mut out = Vec::new();
     for bundle in bundles {
         for o in fork.bundle_outputs(bundle, version) {
@@ -98,7 +95,44 @@ pub async fn collect(
         }
     }
     memo.write(fork, &out);
+    cx.ui.verbose(
+        "Checked",
+        format!("{} artifacts in {:.3} s", out.len(), t.elapsed().as_secs_f64()),
+    );
     Ok(out)
+}
+
+/// Whether every file the bundles' output directories hold is the one the last summary hashed
+/// (same inode, size and modification time), and no file it hashed is gone: what a fresh
+/// `binary` shows without building. `false` when there is no such summary.
+pub fn as_hashed(fork: &Fork, bundles: &[String], version: &str) -> bool {
+    let memo = Memo::read(fork);
+    if memo.0.is_empty() {
+        return false;
+    }
+    let mut seen = 0;
+    for bundle in bundles {
+        for o in fork.bundle_outputs(bundle, version) {
+            let Ok(entries) = std::fs::read_dir(fork.root.join(&o.dir)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let Ok(name) = e.file_name().into_string() else {
+                    return false;
+                };
+                let Ok(m) = e.metadata() else { return false };
+                if name.ends_with(".md5") || name.ends_with(".sha256") || e.path().is_symlink() {
+                    continue;
+                }
+                let rel = o.dir.join(&name);
+                match memo.0.get(rel.as_str()) {
+                    Some((id, ..)) if *id == Memo::identity(&m) => seen += 1,
+                    _ => return false,
+                }
+            }
+        }
+    }
+    seen == memo.0.len()
 }
 
 /// The digests of the last summary, by file identity (`bundles/.moby-xtask-digests`): a build
@@ -243,25 +277,8 @@ fn verify(dir: &Utf8Path, name: &str, kind: Kind, actual: &str) -> Checksum {
 
 /// The file's MD5 and SHA-256 (each only if asked for), in one read of it.
 fn digests(path: &Utf8Path, md5: bool, sha256: bool) -> Result<Digests> {
-    let mut f = fs_err::File::open(path)?;
-    let (mut m, mut s) = (md5.then(Md5::new), sha256.then(Sha256::new));
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {path}"))?;
-        if n == 0 {
-            break;
-        }
-        if let Some(m) = m.as_mut() {
-            m.update(&buf[..n]);
-        }
-        if let Some(s) = s.as_mut() {
-            s.update(&buf[..n]);
-        }
-    }
-    let hex = |d: &[u8]| crate::text::hex(d);
-    Ok((m.map(|m| hex(&m.finalize())), s.map(|s| hex(&s.finalize()))))
+    hack_compat::checksum::digests(path.as_std_path(), md5, sha256)
+        .with_context(|| format!("cannot read {path}"))
 }
 
 /// The artifacts as result lines (stdout) and, with `--json`, one event each. False when a

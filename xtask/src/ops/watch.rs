@@ -1,7 +1,7 @@
 //! Changes to the fork, as the live loop sees them: one recursive inotify watch of the fork
 //! (notify, debounced by notify-debouncer-full: one batch per burst of saves), of which only the
-//! fork's source counts: never what git ignores, nor `bundles/`, `target/`, `.git/` or `.gopath/`
-//! (the build's own output would start the next build).
+//! fork's source counts, as `source::walk` defines it (the build's own output would start the
+//! next build).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,9 +11,6 @@ use camino::{Utf8Path, Utf8PathBuf};
 use notify_debouncer_full::notify::event::{EventKind, ModifyKind};
 use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
-
-/// Never the source: build output, cargo's output, git's database.
-const SKIP: &[&str] = &["bundles", "target", ".git", ".gopath"];
 
 /// How long a burst of saves is gathered into one change.
 const DEBOUNCE: Duration = Duration::from_millis(250);
@@ -75,16 +72,9 @@ impl Watch {
         }
     }
 
-    /// Whether a change to `rel` is a change to the fork's source.
+    /// Whether a change to `rel` is a change to the fork's source (`source::walk` says).
     fn is_source(&self, rel: &Utf8Path) -> bool {
-        let first = rel.components().next().map(|c| c.as_str()).unwrap_or("");
-        if rel.as_str().is_empty() || SKIP.contains(&first) {
-            return false;
-        }
-        match &self.repo {
-            Some(repo) => !repo.is_path_ignored(rel.as_std_path()).unwrap_or(false),
-            None => true,
-        }
+        crate::source::walk::is_source(self.repo.as_ref(), rel)
     }
 }
 

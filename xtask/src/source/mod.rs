@@ -1,12 +1,13 @@
 //! How the fork's files reach the engine. On an engine that sees this machine's files (asked of
 //! the engine once: `probe.rs`) the dev container bind-mounts the fork, as `make BIND_DIR=.
 //! shell` does; on one elsewhere the files are synced into a volume of the fork there before
-//! every command (`sync.rs`, `walk.rs`), and `bundles/` come back after it (`pull.rs`).
+//! every command (`sync.rs`), and `bundles/` come back after it (`pull.rs`). `walk.rs` is the
+//! one definition of the fork's source files, for the sync, the watch and a build's inputs.
 
 mod probe;
 mod pull;
 pub mod sync;
-mod walk;
+pub mod walk;
 
 use anyhow::Result;
 use hack_compat::Fork;

@@ -1,6 +1,8 @@
-//! The fork's files as the sync sees them, and the manifest of what a volume holds: walked once
-//! from git's index and ignore rules (tracked files, plus untracked ones git does not ignore;
-//! never `bundles/`, `target/`, `.git/`), each with size, mtime and mode.
+//! The one definition of the fork's source files, and the one walk of them: git's tracked files
+//! plus the untracked ones git does not ignore, never `bundles/`, `target/`, `.git/` or
+//! `.gopath/`, each with size, mtime and mode. The sync sends them (and keeps the manifest of
+//! what a volume holds), a build's inputs list them (`ops/inputs.rs`), the watch asks
+//! [`is_source`] of each change.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -8,8 +10,23 @@ use std::os::unix::fs::MetadataExt;
 use anyhow::{Context as _, Result};
 use camino::Utf8Path;
 
-/// Never synced: build output, cargo's output, git's database.
-const SKIP: &[&str] = &["bundles/", "target/", ".git/"];
+/// Never the fork's source, whatever git says: build output, cargo's output, git's database,
+/// the old eras' GOPATH. The one list: the sync, the watch and a build's inputs all use it.
+const NOT_SOURCE: &[&str] = &["bundles", "target", ".git", ".gopath"];
+
+/// Whether a change to `rel` (relative to the fork root) is a change to the fork's source: not
+/// under [`NOT_SOURCE`], and not a path git ignores (what [`files`] lists; a tracked file that
+/// an ignore pattern also matches is rare enough to be asked of the index only there).
+pub fn is_source(repo: Option<&git2::Repository>, rel: &Utf8Path) -> bool {
+    let first = rel.components().next().map(|c| c.as_str()).unwrap_or("");
+    if rel.as_str().is_empty() || NOT_SOURCE.contains(&first) {
+        return false;
+    }
+    match repo {
+        Some(repo) => !repo.is_path_ignored(rel.as_std_path()).unwrap_or(false),
+        None => true,
+    }
+}
 
 /// One file as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +77,8 @@ pub fn files(root: &Utf8Path) -> Result<Manifest> {
                 continue;
             };
             if kind.is_dir() {
-                let skip = SKIP.iter().any(|s| s.trim_end_matches('/') == rel)
-                    || (!holds_tracked(&rel) && ignored(&rel));
+                let skip =
+                    NOT_SOURCE.contains(&rel.as_str()) || (!holds_tracked(&rel) && ignored(&rel));
                 if !skip {
                     dirs.push(rel);
                 }

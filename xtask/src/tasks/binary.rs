@@ -26,17 +26,44 @@ impl flags::Binary {
             return Ok(0);
         }
         // The work lock is held until the summary is read: another build would replace bundles/.
+        let force = self.force;
         dev.work(cx, self.rm, async |w| {
-            build_and_summarise(cx, w, &bundles).await
+            build_and_summarise(cx, w, &bundles, force).await
         })
         .await?;
         Ok(0)
     }
 }
 
-async fn build_and_summarise(cx: &Context, w: &Work<'_>, bundles: &[String]) -> Result<()> {
+/// Build unless nothing the build reads changed since the last one (`Fresh`, as cargo says),
+/// then the summary.
+async fn build_and_summarise(
+    cx: &Context,
+    w: &Work<'_>,
+    bundles: &[String],
+    force: bool,
+) -> Result<()> {
     let dev = w.dev;
-    build::succeeded(bundles, &build::build(w, bundles, Output::Stream).await?)?;
+    let why = match force {
+        true => Some("--force".to_string()),
+        false => build::why_build(w, bundles),
+    };
+    match why {
+        None => {
+            cx.ui.status(
+                "Fresh",
+                format!(
+                    "`{}`: nothing it reads changed since its last build (--force builds anyway)",
+                    make_cmd(bundles).join(" ")
+                ),
+            );
+            cx.ui.event(json!({"step": "build", "status": "fresh"}));
+        }
+        Some(why) => {
+            cx.ui.verbose("Dirty", &why);
+            build::succeeded(bundles, &build::build(w, bundles, Output::Stream).await?)?;
+        }
+    }
     // On an engine elsewhere the artifacts are here only once bundles/ came back.
     w.hand_back().await?;
     let version = dev.version();

@@ -136,7 +136,7 @@ async fn steps(w: &Work<'_>, args: &flags::Smoke) -> std::result::Result<(), Fai
     let check = |step| cx.cancel.check().map_err(|i| at(step)(i.into()));
 
     let t = Instant::now();
-    let stale = build_record::stale_because(&dev.fork, dev.commit(), &w.ctr.image_id);
+    let stale = build::why_build(w, &["binary".to_string()]);
     let built = build_record::read(&dev.fork).is_some() && install::daemon_dir(dev).is_some();
     match (&stale, args.no_build) {
         (Some(why), false) => {
