@@ -11,7 +11,11 @@ use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
 /// Lower-case hex MD5 and SHA-256 of the file at `path`, each when asked for.
-pub fn digests(path: &Path, md5: bool, sha256: bool) -> std::io::Result<(Option<String>, Option<String>)> {
+pub fn digests(
+    path: &Path,
+    md5: bool,
+    sha256: bool,
+) -> std::io::Result<(Option<String>, Option<String>)> {
     let mut f = std::fs::File::open(path)?;
     let (mut m, mut s) = (md5.then(Md5::new), sha256.then(Sha256::new));
     let mut buf = vec![0u8; 1 << 20];

@@ -135,7 +135,15 @@ session_list() {
 give_back() {
     owner=$(stat -c %u:%g .) || return 1
     case $owner in 0:*) return 0 ;; esac
-    find . -user 0 -newerct "@$1" -exec chown -h "$owner" {} + || return 1
+    # A file root made is an entry made in a directory, which changes that directory's ctime
+    # (a time no command can set back, unlike the mtime `tar x` restores): only such
+    # directories are looked into, so the files of the others are never stat'ed.
+    # shellcheck disable=SC2016 # the inner script's own variables
+    find . -type d -newerct "@$1" -exec sh -c '
+        since=$1 owner=$2
+        shift 2
+        find "$@" -maxdepth 1 -user 0 -newerct "@$since" -print0 | xargs -0r chown -h "$owner"
+    ' give_back "$1" "$owner" {} + || return 1
 }
 
 # rm_record FILE: the build record goes before a build starts (a failed build leaves none).

@@ -3,15 +3,22 @@
 //! and what to do.
 
 use anyhow::{anyhow, bail, Result};
-use bollard::Docker;
+use bollard::{ClientVersion, Docker};
 
 use super::endpoint::Endpoint;
 use super::ssh_dial::{self, Dialer};
 use crate::ui::Ui;
 
-/// A client that answered ping (and, with `negotiate`, its version), and the ssh dialer behind it
-/// (kept alive with it).
-pub async fn connect(ui: Ui, ep: &Endpoint, negotiate: bool) -> Result<(Docker, Option<Dialer>)> {
+/// A client that answered ping and the ssh dialer behind it (kept alive with it). With `api`
+/// (remembered of this endpoint) the client speaks that API version; without, it asks the
+/// engine's version and speaks the highest both know.
+pub async fn connect(
+    ui: Ui,
+    ep: &Endpoint,
+    api: Option<&ClientVersion>,
+) -> Result<(Docker, Option<Dialer>)> {
+    let negotiate = api.is_none();
+    let version = api.unwrap_or(bollard::API_DEFAULT_VERSION);
     let t = std::time::Instant::now();
     let host = ep.host.as_str();
     let scheme = host.split_once("://").map(|(s, _)| s).unwrap_or("");
@@ -38,8 +45,8 @@ pub async fn connect(ui: Ui, ep: &Endpoint, negotiate: bool) -> Result<(Docker, 
     };
     let mut dialer = None;
     let docker = match (scheme, &ep.tls) {
-        ("unix", _) => Docker::connect_with_unix(host, 120, bollard::API_DEFAULT_VERSION),
-        ("tcp" | "http", None) => Docker::connect_with_http(host, 120, bollard::API_DEFAULT_VERSION),
+        ("unix", _) => Docker::connect_with_unix(host, 120, version),
+        ("tcp" | "http", None) => Docker::connect_with_http(host, 120, version),
         ("tcp" | "https", Some(tls)) => {
             if !tls.verify {
                 bail!(

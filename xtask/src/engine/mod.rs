@@ -74,55 +74,121 @@ impl Kind {
     }
 }
 
-/// What was learnt of a Podman endpoint: `podman <rootless> <socket> <identity> <driver>`.
-/// Kept only for a socket on this machine, and good only while that socket is the one it was
-/// learnt from (`socket`: its inode and change time): a service that restarts there, Docker
-/// in Podman's place among them, makes a new socket, and the next command asks again.
+/// What was learnt of an engine on a socket of this machine:
+/// `<kind> <stamp> <api> <identity> <driver>`. Good only while the stamp holds ([`stamp`]): the
+/// socket is the one it was learnt from and the engine's configuration files are unchanged, so
+/// a daemon restarted elsewhere, reconfigured (userns-remap, another storage driver) or
+/// replaced by another product makes the next command ask again.
 struct Known {
     kind: Kind,
-    socket: String,
+    stamp: String,
+    api: bollard::ClientVersion,
     identity: String,
     driver: Option<String>,
 }
 
 impl Known {
-    fn read(path: &camino::Utf8Path, socket: &str) -> Option<Known> {
+    const KINDS: [(Kind, &'static str); 5] = [
+        (Kind::Docker, "docker"),
+        (Kind::Rootless, "rootless"),
+        (Kind::Userns, "userns"),
+        (Kind::Podman { rootless: false }, "podman-rootful"),
+        (Kind::Podman { rootless: true }, "podman-rootless"),
+    ];
+
+    fn read(path: &camino::Utf8Path, stamp: &str) -> Option<Known> {
         let text = std::fs::read_to_string(path).ok()?;
         let mut f = text.split_whitespace();
-        (f.next()? == "podman").then_some(())?;
-        let rootless = f.next()? == "rootless";
-        (f.next()? == socket).then_some(())?;
+        let word = f.next()?;
+        let kind = Self::KINDS.iter().find(|(_, w)| *w == word)?.0;
+        (f.next()? == stamp).then_some(())?;
+        let (major, minor) = f.next()?.split_once('.')?;
         Some(Known {
-            kind: Kind::Podman { rootless },
-            socket: socket.to_string(),
+            kind,
+            stamp: stamp.to_string(),
+            api: bollard::ClientVersion {
+                major_version: major.parse().ok()?,
+                minor_version: minor.parse().ok()?,
+            },
             identity: f.next()?.to_string(),
             driver: f.next().map(str::to_string),
         })
     }
 
-    /// Best effort: a memo not written costs the next command two slow calls.
+    /// Best effort: a memo not written costs the next command two calls.
     fn write(&self, path: &camino::Utf8Path) {
-        let rootless = match self.kind {
-            Kind::Podman { rootless: true } => "rootless",
-            _ => "rootful",
-        };
+        let word = Self::KINDS
+            .iter()
+            .find(|(k, _)| *k == self.kind)
+            .map_or("docker", |(_, w)| w);
         let driver = self.driver.as_deref().unwrap_or_default();
         memo::write(
             path,
             &format!(
-                "podman {rootless} {} {} {driver}\n",
-                self.socket, self.identity
+                "{word} {} {} {} {driver}\n",
+                self.stamp, self.api, self.identity
             ),
         );
     }
 }
 
-/// The socket file of a `unix://` endpoint as `<inode>-<change time in ns>`; `None` for any
-/// other endpoint (nothing here can tell that the service behind it is still the same).
-fn socket_stamp(host: &str) -> Option<String> {
+/// What makes a memo of the engine at `host` hold: for a `unix://` socket, its inode and change
+/// time, and the modification times of the engine's configuration files that exist (Docker's
+/// `daemon.json` and systemd units, Podman's `containers.conf` and `storage.conf`, system-wide
+/// and the user's). `None` for any other endpoint: nothing here can tell it is the same.
+fn stamp(host: &str) -> Option<String> {
+    stamp_of(host.strip_prefix("unix://")?, &config_files())
+}
+
+/// The engines' configuration files a reconfiguration edits (not all exist).
+fn config_files() -> Vec<String> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let config = std::env::var("XDG_CONFIG_HOME").unwrap_or_else(|_| format!("{home}/.config"));
+    let mut files = vec![
+        "/etc/docker/daemon.json".to_string(),
+        "/etc/containers/containers.conf".into(),
+        "/etc/containers/storage.conf".into(),
+        format!("{config}/docker/daemon.json"),
+        format!("{config}/containers/containers.conf"),
+        format!("{config}/containers/storage.conf"),
+    ];
+    let units = [
+        "/etc/systemd/system",
+        "/lib/systemd/system",
+        "/usr/lib/systemd/system",
+    ];
+    for unit in units
+        .iter()
+        .map(|u| u.to_string())
+        .chain([format!("{config}/systemd/user")])
+    {
+        for name in ["docker.service", "podman.service"] {
+            files.push(format!("{unit}/{name}"));
+            if let Ok(d) = std::fs::read_dir(format!("{unit}/{name}.d")) {
+                files.extend(d.flatten().map(|e| e.path().to_string_lossy().into_owned()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn stamp_of(socket: &str, files: &[String]) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(host.strip_prefix("unix://")?).ok()?;
-    Some(format!("{}-{}{:09}", m.ino(), m.ctime(), m.ctime_nsec()))
+    let m = std::fs::metadata(socket).ok()?;
+    let mut seen = String::new();
+    for f in files {
+        if let Ok(c) = std::fs::metadata(f) {
+            seen.push_str(&format!("{f} {}.{}\n", c.mtime(), c.mtime_nsec()));
+        }
+    }
+    Some(format!(
+        "{}-{}{:09}-{:016x}",
+        m.ino(),
+        m.ctime(),
+        m.ctime_nsec(),
+        crate::text::fnv1a(&seen)
+    ))
 }
 
 pub struct Engine {
@@ -143,21 +209,23 @@ pub struct Engine {
 
 impl Engine {
     /// Connect (ping, version), then learn the engine's kind and identity from `/info` and
-    /// `/version`. A Podman service answers those two in about a second together (measured: 0.56
-    /// and 0.33 s), and its identity is made, not read: what was learnt of a Podman endpoint is
-    /// remembered (`podman-at` memo), so later commands ask it nothing but `/_ping`.
+    /// `/version`. What was learnt of an engine on a socket of this machine is remembered
+    /// (`engine-at` memo, [`Known`]), so later commands ask it nothing but `/_ping`: the docker
+    /// CLI's own `docker exec` asks no more (and a Podman service answers those two in about a
+    /// second together).
     pub async fn connect(ui: Ui, context: Option<&str>) -> Result<Engine> {
         let endpoint = endpoint::endpoint(ui, context)?;
         let at = memo::path(
-            "podman-at",
+            "engine-at",
             &format!("{:016x}", crate::text::fnv1a(&endpoint.host)),
         );
-        let socket = socket_stamp(&endpoint.host);
-        let known = match (&at, &socket) {
+        let stamp = stamp(&endpoint.host);
+        let known = match (&at, &stamp) {
             (Some(p), Some(s)) => Known::read(p, s),
             _ => None,
         };
-        let (docker, dialer) = connect::connect(ui, &endpoint, known.is_none()).await?;
+        let api = known.as_ref().map(|k| &k.api);
+        let (docker, dialer) = connect::connect(ui, &endpoint, api).await?;
         let context = context.map(str::to_string);
         if let Some(k) = known {
             ui.verbose(
@@ -208,10 +276,11 @@ impl Engine {
             info.id.clone().unwrap_or_default()
         };
         let driver = info.driver.filter(|d| !d.is_empty());
-        if let (true, Some(p), Some(socket)) = (podman, &at, socket) {
+        if let (Some(p), Some(stamp)) = (&at, stamp) {
             Known {
                 kind,
-                socket,
+                stamp,
+                api: docker.client_version(),
                 identity: identity.clone(),
                 driver: driver.clone(),
             }
@@ -270,37 +339,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_podman_memo_holds_only_while_its_socket_does() {
+    fn an_engine_memo_holds_only_while_its_socket_and_config_do() {
         let tmp = std::env::temp_dir().join(format!("moby-xtask-memo-{}", std::process::id()));
         let dir = camino::Utf8PathBuf::from_path_buf(tmp).unwrap();
         std::fs::create_dir_all(&dir).unwrap();
-        let sock = dir.join("podman.sock");
-        let host = format!("unix://{sock}");
+        let sock = dir.join("docker.sock");
+        let config = vec![dir.join("daemon.json").to_string()];
         let memo = dir.join("memo");
         let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        let stamp = socket_stamp(&host).unwrap();
-        Known {
-            kind: Kind::Podman { rootless: true },
-            socket: stamp.clone(),
-            identity: "podman-1".into(),
-            driver: Some("overlay".into()),
+        let stamp = stamp_of(sock.as_str(), &config).unwrap();
+        let api = bollard::ClientVersion {
+            major_version: 1,
+            minor_version: 41,
+        };
+        for kind in Known::KINDS.map(|(k, _)| k) {
+            Known {
+                kind,
+                stamp: stamp.clone(),
+                api,
+                identity: "ID:1".into(),
+                driver: Some("overlay2".into()),
+            }
+            .write(&memo);
+            let k = Known::read(&memo, &stamp).expect("the memo of this socket");
+            assert_eq!(k.kind, kind);
+            assert_eq!(k.api, api);
+            assert_eq!(
+                (k.identity.as_str(), k.driver.as_deref()),
+                ("ID:1", Some("overlay2"))
+            );
         }
-        .write(&memo);
-        let k = Known::read(&memo, &stamp).expect("the memo of this socket");
-        assert_eq!(k.kind, Kind::Podman { rootless: true });
-        assert_eq!(
-            (k.identity.as_str(), k.driver.as_deref()),
-            ("podman-1", Some("overlay"))
-        );
-        // Another service starts on the same path: a new socket, the memo no longer holds.
+        // The daemon reconfigured: its daemon.json written.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&config[0], "{\"userns-remap\": \"default\"}").unwrap();
+        let reconfigured = stamp_of(sock.as_str(), &config).unwrap();
+        assert_ne!(reconfigured, stamp);
+        assert!(Known::read(&memo, &reconfigured).is_none());
+        // Another service starts on the same path: a new socket.
         drop(listener);
         std::fs::remove_file(&sock).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(20));
         let _again = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        let now = socket_stamp(&host).unwrap();
-        assert_ne!(now, stamp);
-        assert!(Known::read(&memo, &now).is_none());
-        assert!(socket_stamp("tcp://127.0.0.1:2375").is_none());
+        let now = stamp_of(sock.as_str(), &config).unwrap();
+        assert_ne!(now, reconfigured);
+        assert!(super::stamp("tcp://127.0.0.1:2375").is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

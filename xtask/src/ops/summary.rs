@@ -97,7 +97,11 @@ pub async fn collect(
     memo.write(fork, &out);
     cx.ui.verbose(
         "Checked",
-        format!("{} artifacts in {:.3} s", out.len(), t.elapsed().as_secs_f64()),
+        format!(
+            "{} artifacts in {:.3} s",
+            out.len(),
+            t.elapsed().as_secs_f64()
+        ),
     );
     Ok(out)
 }

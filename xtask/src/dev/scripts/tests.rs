@@ -185,6 +185,16 @@ fn give_back_hands_what_the_command_wrote_to_the_fork_owner() {
     std::fs::write(dir.join("dockerversion/version_autogen.go"), "x").unwrap();
     std::fs::write(dir.join(".git/FETCH_HEAD"), "").unwrap();
     std::os::unix::fs::symlink("dockerd", dir.join("bundles/binary-daemon/link")).unwrap();
+    // Unpacked as `tar x` unpacks: directories whose mtime is set back to the archive's.
+    std::fs::create_dir_all(dir.join("vendor/x/y")).unwrap();
+    std::fs::write(dir.join("vendor/x/y/z.go"), "x").unwrap();
+    for d in ["vendor/x/y", "vendor/x"] {
+        let old = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        std::fs::File::open(dir.join(d))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
     // The fork root is the owner's, as the container sees it on a rootful engine.
     std::os::unix::fs::chown(&dir, Some(1000), Some(1001)).unwrap();
     let out = run
@@ -203,6 +213,8 @@ fn give_back_hands_what_the_command_wrote_to_the_fork_owner() {
         "bundles/binary-daemon/link",
         "dockerversion/version_autogen.go",
         ".git/FETCH_HEAD",
+        "vendor/x",
+        "vendor/x/y/z.go",
     ] {
         assert_eq!(owner(p), (1000, 1001), "{p}");
     }
