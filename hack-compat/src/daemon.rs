@@ -284,6 +284,75 @@ pub(crate) fn install_dir(scripts: &[&str]) -> InstallDir {
     }
 }
 
+/// What `hack/make.sh install-binary` copies, when that is all it does: the daemon bundle's
+/// files by name (`install_binary "${DEST}/dockerd"` … in `install-binary`, with `DEST` the
+/// `binary-daemon` bundle), each `cp -f -L` into [`InstallDir`] by `install_binary` (18.09 to
+/// today). `optional` are those installed only `if [ -f … ]`. `None` when the script does
+/// anything else, or `install_binary` is not a plain copy: then only the script itself says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallFiles {
+    pub required: Vec<String>,
+    pub optional: Vec<String>,
+}
+
+/// `install_binary`'s definition is among `defs`; `script` is `hack/make/install-binary`.
+pub(crate) fn install_files(defs: &[&str], script: &str) -> Option<InstallFiles> {
+    let def = defs.iter().find(|t| t.contains("install_binary() {"))?;
+    let body = &def[def.find("install_binary() {")?..];
+    let body = &body[..body.find("\n}")?];
+    let copies = body.contains(r#"cp -f -L "$file" "$target""#);
+    let only = body.lines().skip(1).map(str::trim).all(|l| {
+        l.is_empty()
+            || l.starts_with("local ")
+            || l.starts_with("echo ")
+            || l.starts_with("mkdir -p \"$target\"")
+            || l.starts_with("cp -f -L \"$file\" \"$target\"")
+            || l.starts_with("if [ \"$(go env GOOS)\"")
+            || matches!(l, "else" | "fi" | "return 1")
+    });
+    if !copies || !only {
+        return None;
+    }
+    let (mut required, mut optional) = (Vec::new(), Vec::new());
+    let (mut guarded, mut in_def) = (false, false);
+    let name = |l: &str, prefix: &str| -> Option<String> {
+        let n = l.strip_prefix(prefix)?.strip_suffix('"')?;
+        n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            .then(|| n.to_string())
+    };
+    for l in script.lines().map(str::trim) {
+        // Its own definition (20.10 and older keep it in this script), read above.
+        if in_def || l == "install_binary() {" {
+            in_def = l != "}";
+            continue;
+        }
+        if let Some(n) = name(l, r#"install_binary "${DEST}/"#) {
+            match guarded {
+                true => optional.push(n),
+                false => required.push(n),
+            }
+        } else if let Some(n) = l
+            .strip_suffix("; then")
+            .and_then(|c| name(c.trim_end_matches(" ]"), r#"if [ -f "${DEST}/"#))
+        {
+            guarded = true;
+            let _ = n;
+        } else if l == "fi" {
+            guarded = false;
+        } else if !(l.is_empty()
+            || l.starts_with('#')
+            || matches!(l, "set -e" | "(" | ")" | r#"rm -rf "$DEST""#)
+            || l == r#"DEST="$(dirname $DEST)/binary-daemon""#
+            || l.starts_with("source ")
+            || l.starts_with(". "))
+        {
+            return None;
+        }
+    }
+    (!required.is_empty()).then_some(InstallFiles { required, optional })
+}
+
 /// Top-level directories of a checkout that `hack/make.sh binary` does not compile (or that it,
 /// git or this workspace write): a change there does not make the daemon binary stale.
 pub const NON_BUILD_DIRS: &[&str] = &[
@@ -358,6 +427,21 @@ mod tests {
         // 17.04's run has no args array: nothing more than before.
         let old = flags(Era::E1, "exec dockerd -D --graph /var/lib/docker", "", "");
         assert!(old.run_args.is_empty() && old.run_switches.is_empty());
+    }
+
+    #[test]
+    fn install_files_when_install_binary_only_copies() {
+        let def = "install_binary() {\n\tlocal file=\"$1\"\n\tlocal target=\"${DOCKER_MAKE_INSTALL_PREFIX:=/usr/local}/bin/\"\n\tif [ \"$(go env GOOS)\" == \"linux\" ]; then\n\t\techo \"Installing $(basename $file) to ${target}\"\n\t\tmkdir -p \"$target\"\n\t\tcp -f -L \"$file\" \"$target\"\n\telse\n\t\techo \"Install is only supported on linux\"\n\t\treturn 1\n\tfi\n}\n";
+        let script = "#!/usr/bin/env bash\n\nset -e\nrm -rf \"$DEST\"\n\n(\n\tDEST=\"$(dirname $DEST)/binary-daemon\"\n\tinstall_binary \"${DEST}/dockerd\"\n\tinstall_binary \"${DEST}/runc\"\n\tif [ -f \"${DEST}/vpnkit\" ]; then\n\t\tinstall_binary \"${DEST}/vpnkit\"\n\tfi\n)\n";
+        let f = install_files(&["", def], script).unwrap();
+        assert_eq!(f.required, ["dockerd", "runc"]);
+        assert_eq!(f.optional, ["vpnkit"]);
+        // Anything more than copies: the script decides.
+        let more = script.replace("(\n", "(\n\tchmod 700 /usr/local/bin\n");
+        assert_eq!(install_files(&[def], &more), None);
+        let strip = def.replace("cp -f -L", "strip -o \"$target/x\" \"$file\"; cp -f -L");
+        assert_eq!(install_files(&[&strip], script), None);
+        assert_eq!(install_files(&[], script), None);
     }
 
     #[test]

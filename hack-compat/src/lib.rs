@@ -29,7 +29,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 
 pub use build_args::{BuildArg, BuildArgValue, EnvMount, EnvPort, ImageBuild};
 pub use bundles::{BinaryLayout, BundleOutput};
-pub use daemon::{DaemonFlags, DataRootFlag, InstallDir, RunArg, RunSwitch, NON_BUILD_DIRS};
+pub use daemon::{
+    DaemonFlags, DataRootFlag, InstallDir, InstallFiles, RunArg, RunSwitch, NON_BUILD_DIRS,
+};
 pub use era::Era;
 pub use error::Error;
 pub use exports::{ExportValue, MakeExport};
@@ -69,6 +71,8 @@ pub struct Fork {
     pub daemon: DaemonFlags,
     /// Where `hack/make.sh install-binary` copies the binaries.
     pub install_dir: InstallDir,
+    /// What it copies, when copying is all it does.
+    pub install_files: Option<InstallFiles>,
     /// What `make test-unit` runs in the dev container (`hack/make.sh test-unit` up to 17.06,
     /// `hack/test/unit` later), read from its recipe.
     pub unit_tests: Option<Vec<String>>,
@@ -146,6 +150,13 @@ impl Fork {
             &text("hack/make/install-binary"),
             &files.make_sh,
         ]);
+        let install_files = daemon::install_files(
+            &[
+                &text("hack/make/.install"),
+                &text("hack/make/install-binary"),
+            ],
+            &text("hack/make/install-binary"),
+        );
         let commit_form = make_sh::commit_form(&files.make_sh)
             .ok_or_else(|| Error::NoCommitRule(root.join("hack/make.sh")))?;
         let version_file = match layout {
@@ -171,6 +182,7 @@ impl Fork {
             env_ports: build_args::env_ports(&mk),
             daemon,
             install_dir,
+            install_files,
             bundles,
             validate_checks,
             unit_tests,

@@ -359,3 +359,24 @@ fn run_args_of_hack_make_run() {
     let switches = open("e8").daemon.run_switches;
     assert_eq!(switches.len(), 3, "{switches:?}");
 }
+
+#[test]
+fn install_files_where_install_binary_only_copies() {
+    for era in ["e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8"] {
+        let root = camino::Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(era);
+        let f = Fork::open(&root).unwrap();
+        let want = !matches!(era, "e1" | "e2" | "e3");
+        assert_eq!(
+            f.install_files.is_some(),
+            want,
+            "{era}: {:?}",
+            f.install_files
+        );
+        if let Some(files) = f.install_files {
+            assert_eq!(files.required[0], "dockerd", "{era}");
+            assert!(files.required.iter().any(|n| n == "docker-proxy"), "{era}");
+        }
+    }
+}

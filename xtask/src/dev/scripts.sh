@@ -216,6 +216,33 @@ restore_installed() {
     done
 }
 
+# install_changed DIR DEST NAME... [-- OPTIONAL...]: each NAME of the daemon bundle DIR into
+# DEST as the fork's install_binary copies it (`cp -f -L`), but only when it differs from the
+# one installed there; an OPTIONAL one only when DIR has it. Prints how many were copied.
+install_changed() {
+    dir=$1 dest=$2
+    shift 2
+    mkdir -p "$dest" || return 1
+    n=0 optional=
+    for f in "$@"; do
+        if [ "$f" = -- ]; then
+            optional=1
+            continue
+        fi
+        if [ ! -e "$dir/$f" ]; then
+            [ -n "$optional" ] && continue
+            echo "$dir/$f is missing: the build did not make it"
+            return 1
+        fi
+        if command -v cmp >/dev/null && cmp -s "$dir/$f" "$dest/$f"; then
+            continue
+        fi
+        cp -f -L "$dir/$f" "$dest/" || return 1
+        n=$((n + 1))
+    done
+    echo "$n"
+}
+
 # install_copy DIR DEST: the daemon bundle's executables (not checksums) into DEST.
 install_copy() {
     for f in "$1"/*; do
@@ -245,11 +272,13 @@ daemon_start() {
 # daemon_wait TENTHS: 0 once `docker version` answers, 3 when the daemon died, 4 on timeout.
 daemon_wait() {
     p=$(cat "$DOCKERD_PIDFILE") || return 3
+    # Looked at every 20 ms (the daemon's start is on the loop's critical path), and asked
+    # with the docker CLI only once its socket is there: each ask costs the CPU it starts on.
     i=0
-    while [ "$i" -lt "$1" ]; do
-        docker version >/dev/null 2>&1 && return 0
+    while [ "$i" -lt $(($1 * 5)) ]; do
+        [ -S /var/run/docker.sock ] && docker version >/dev/null 2>&1 && return 0
         kill -0 "$p" 2>/dev/null || return 3
-        sleep 0.1
+        sleep 0.02
         i=$((i + 1))
     done
     return 4
@@ -262,8 +291,8 @@ daemon_stop() {
     [ -n "$p" ] || return 0
     kill -TERM "$p" 2>/dev/null
     i=0
-    while kill -0 "$p" 2>/dev/null && [ "$i" -lt "$1" ]; do
-        sleep 0.1
+    while kill -0 "$p" 2>/dev/null && [ "$i" -lt $(($1 * 5)) ]; do
+        sleep 0.02
         i=$((i + 1))
     done
     rc=0

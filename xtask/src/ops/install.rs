@@ -1,6 +1,8 @@
-//! The last build's binaries onto the dev container's PATH, the way the fork does it
-//! (`KEEPBUNDLE=1 hack/make.sh install-binary`; a plain copy of the daemon bundle where the fork
-//! has no such bundle), skipped when that very build is installed already.
+//! The last build's binaries onto the dev container's PATH, the way the fork does it: where its
+//! `install-binary` only copies a list of the daemon bundle's files (`hack_compat::InstallFiles`,
+//! 20.10 to today), those files, copied as it copies them but only those that changed; else
+//! `KEEPBUNDLE=1 hack/make.sh install-binary` itself; a plain copy of the daemon bundle where the
+//! fork has no such bundle. Skipped when that very build is installed already.
 
 use anyhow::{bail, Result};
 
@@ -69,7 +71,16 @@ pub async fn install(w: &Work<'_>, out: Output) -> Result<()> {
             return Ok(());
         }
     }
-    let ran = if dev.fork.accepts_bundle("install-binary") {
+    let ran = if let (Some(files), Some(dir)) = (&dev.fork.install_files, daemon_dir(dev)) {
+        // What the fork's install-binary copies, copied as it copies, but only what changed:
+        // its `go env GOOS` per file and the copies of unchanged binaries cost half a second.
+        let mut args = vec![dir, dest(dev)];
+        args.extend(files.required.iter().cloned());
+        args.push("--".into());
+        args.extend(files.optional.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        exec.script("install_changed", &args, out).await?
+    } else if dev.fork.accepts_bundle("install-binary") {
         let cmd = ["env", "KEEPBUNDLE=1", "hack/make.sh", "install-binary"].map(String::from);
         w.run(&cmd, out).await?
     } else {

@@ -46,6 +46,11 @@ impl flags::Smoke {
                     Ok(()) => cx.cancel.signal().map(Interrupted),
                 };
                 let keep = self.keep_running && outcome.is_ok() && interrupted.is_none();
+                // The verdict as soon as it is known; the cleanup no later step waits for
+                // follows it (and its failure still fails the command).
+                if outcome.is_ok() && interrupted.is_none() {
+                    pass(cx, &dev, started, keep);
+                }
                 if !keep {
                     stop_and_clean(w).await?;
                 }
@@ -58,22 +63,12 @@ impl flags::Smoke {
         }
         match outcome {
             Ok(()) => {
-                if keep {
-                    cx.ui.result("smoke: dockerd left running in the dev container: `cargo xtask shell -- docker version`");
-                } else {
+                if !keep {
                     let _ = std::fs::remove_file(&log);
                     if let Some(dir) = log.parent() {
                         let _ = std::fs::remove_dir(dir);
                     }
                 }
-                let secs = started.elapsed().as_secs_f64();
-                cx.ui.result(format!(
-                    "smoke: PASS in {secs:.1} s (dockerd {}, commit {})",
-                    dev.version(),
-                    dev.commit()
-                ));
-                cx.ui.event(json!({"status": "pass", "seconds": secs,
-                    "version": dev.version(), "commit": dev.commit()}));
                 Ok(0)
             }
             Err(f) => {
@@ -101,6 +96,21 @@ impl flags::Smoke {
             }
         }
     }
+}
+
+/// The verdict line (and where a kept daemon is).
+fn pass(cx: &Context, dev: &Dev, started: Instant, keep: bool) {
+    if keep {
+        cx.ui.result("smoke: dockerd left running in the dev container: `cargo xtask shell -- docker version`");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    cx.ui.result(format!(
+        "smoke: PASS in {secs:.1} s (dockerd {}, commit {})",
+        dev.version(),
+        dev.commit()
+    ));
+    cx.ui.event(json!({"status": "pass", "seconds": secs,
+        "version": dev.version(), "commit": dev.commit()}));
 }
 
 /// The nested daemon stopped (SIGKILL past [`DAEMON_STOP`]) and its data cleaned.
