@@ -212,17 +212,18 @@ restore_installed() {
     [ -d "$k" ] || { echo "nothing was kept aside"; return 1; }
     rm -f /var/run/moby-xtask-installed
     for f in "$k"/*; do
-        [ ! -e "$f" ] || cp -f "$f" "$1/" || return 1
+        [ ! -e "$f" ] || mv -f "$f" "$1/" || return 1
     done
 }
 
 # install_changed DIR DEST NAME... [-- OPTIONAL...]: each NAME of the daemon bundle DIR into
 # DEST as the fork's install_binary copies it (`cp -f -L`), but only when it differs from the
-# one installed there; an OPTIONAL one only when DIR has it. Prints how many were copied.
+# one installed there; an OPTIONAL one only when DIR has it. Each one replaced is moved aside
+# first (a rename), as keep_installed keeps them, for restore_installed. Prints how many.
 install_changed() {
-    dir=$1 dest=$2
+    dir=$1 dest=$2 k=/var/run/moby-xtask-kept
     shift 2
-    mkdir -p "$dest" || return 1
+    mkdir -p "$dest" && rm -rf "$k" && mkdir -p "$k" || return 1
     n=0 optional=
     for f in "$@"; do
         if [ "$f" = -- ]; then
@@ -237,6 +238,7 @@ install_changed() {
         if command -v cmp >/dev/null && cmp -s "$dir/$f" "$dest/$f"; then
             continue
         fi
+        [ ! -e "$dest/$f" ] || mv -f "$dest/$f" "$k/" || return 1
         cp -f -L "$dir/$f" "$dest/" || return 1
         n=$((n + 1))
     done
@@ -264,6 +266,7 @@ daemon_start() {
     log=$1
     shift
     mkdir -p "$(dirname "$log")" && : >"$log" || return 1
+    printf '%s\n' "$log" >"$DOCKERD_PIDFILE.log" || return 1
     # shellcheck disable=SC2016 # expanded by the inner shell
     setsid sh -c 'pf=$1; shift; echo $$ >"$pf"; exec "$@"' sh "$DOCKERD_PIDFILE" "$@" \
         >>"$log" 2>&1 </dev/null &
@@ -289,18 +292,31 @@ daemon_wait() {
 daemon_stop() {
     p=$(cat "$DOCKERD_PIDFILE" 2>/dev/null) || return 0
     [ -n "$p" ] || return 0
+    log=$(cat "$DOCKERD_PIDFILE.log" 2>/dev/null)
+    seen=0
+    [ -z "$log" ] || [ ! -f "$log" ] || seen=$(wc -c <"$log")
     kill -TERM "$p" 2>/dev/null
-    i=0
+    i=0 done_at=
     while kill -0 "$p" 2>/dev/null && [ "$i" -lt $(($1 * 5)) ]; do
+        # Its own shutdown done ("Daemon shutdown complete"), dockerd may linger (20.10 waits a
+        # second to reconnect to the containerd it stopped): 0.2 s more, then it is ended.
+        if [ -z "$done_at" ] && [ -n "$log" ] &&
+            tail -c +$((seen + 1)) "$log" 2>/dev/null | grep -q 'Daemon shutdown complete'; then
+            done_at=$i
+        fi
+        if [ -n "$done_at" ] && [ $((i - done_at)) -ge 10 ]; then
+            kill -KILL -"$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
+            break
+        fi
         sleep 0.02
         i=$((i + 1))
     done
     rc=0
-    if kill -0 "$p" 2>/dev/null; then
+    if [ -z "$done_at" ] && kill -0 "$p" 2>/dev/null; then
         rc=9
     fi
     kill -KILL -"$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
-    rm -f "$DOCKERD_PIDFILE"
+    rm -f "$DOCKERD_PIDFILE" "$DOCKERD_PIDFILE.log"
     return $rc
 }
 

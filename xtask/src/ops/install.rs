@@ -117,6 +117,9 @@ pub async fn keep_installed(w: &Work<'_>) -> Result<()> {
     let Some(dir) = daemon_dir(w.dev) else {
         return Ok(());
     };
+    if w.dev.fork.install_files.is_some() {
+        return Ok(()); // `install_changed` moves aside what it replaces
+    }
     let ran = w
         .exec()
         .script("keep_installed", &[&dir, &dest(w.dev)], Output::Capture)

@@ -59,7 +59,12 @@ pub async fn run_watch(w: &Work<'_>, cmd: &[String], ready: &str) -> Result<u8> 
             }
             install::keep_installed(w).await?;
             let restarted = async {
-                install::install(w, Output::Capture).await?;
+                // The old daemon stops while the new binaries go in (the running one keeps its
+                // file: what it replaces is moved aside, not written over).
+                let stop = daemon::stop(&exec, cx.cancel.limit(DAEMON_STOP));
+                let (installed, stopped) = tokio::join!(install::install(w, Output::Capture), stop);
+                installed?;
+                stopped?;
                 restart(w, cmd).await
             }
             .await;

@@ -12,8 +12,10 @@ use notify_debouncer_full::notify::event::{EventKind, ModifyKind};
 use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 
-/// How long a burst of saves is gathered into one change.
-const DEBOUNCE: Duration = Duration::from_millis(250);
+/// How long a burst of saves is gathered into one change: an editor's save (write, rename,
+/// chmod) takes a few milliseconds; a `git checkout` that takes longer starts one build that a
+/// later change then restarts.
+const DEBOUNCE: Duration = Duration::from_millis(100);
 
 pub struct Watch {
     root: Utf8PathBuf,
