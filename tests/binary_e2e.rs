@@ -148,12 +148,21 @@ fn assert_owned_by(dir: &Utf8Path, uid: u32) -> Result<()> {
 }
 
 fn interrupt_one_shot(fork: &Utf8Path, image: &str, env: &[(&str, &str)]) -> Result<()> {
-    let mut child = Xtask::new(["--fork", fork.as_str(), "--image", image, "binary", "--rm"])
-        .envs(env)
-        .command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    // --force: nothing changed since the last build, which would make this one `Fresh`.
+    let mut child = Xtask::new([
+        "--fork",
+        fork.as_str(),
+        "--image",
+        image,
+        "binary",
+        "--rm",
+        "--force",
+    ])
+    .envs(env)
+    .command()
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()?;
     let stderr = child.stderr.take().context("stderr")?;
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
     // Wait until the build runs in the container, then interrupt as a terminal would.

@@ -50,8 +50,9 @@ fn two_terminals_on_one_fork() -> Result<()> {
     steps.step(
         "two builds: the second waits for the first, saying whom it waits for; both succeed",
         || {
-            let a = spawn(&g, image, &["binary"], &[])?;
-            let b = spawn(&g, image, &["binary"], &[])?;
+            // --force: two real builds, not a build and a `Fresh` one.
+            let a = spawn(&g, image, &["binary", "--force"], &[])?;
+            let b = spawn(&g, image, &["binary", "--force"], &[])?;
             let (oa, ob) = (ok(a, "first binary")?, ok(b, "second binary")?);
             ensure!(
                 oa.contains("Blocking") || ob.contains("Blocking"),
@@ -80,7 +81,7 @@ fn two_terminals_on_one_fork() -> Result<()> {
     );
 
     steps.step("a shell next to a build never waits for it", || {
-        let mut build = spawn(&g, image, &["binary"], &[("BUILDFLAGS", "-a")])?;
+        let mut build = spawn(&g, image, &["binary", "--force"], &[("BUILDFLAGS", "-a")])?;
         build.wait_for("Building", LONG)?;
         let sh = spawn(&g, image, &["shell", "--", "echo", "beside"], &[])?;
         let out = ok(sh, "shell during binary")?;
@@ -189,7 +190,7 @@ fn faults_mid_build() -> Result<()> {
         ("rm", "was removed while"),
     ] {
         steps.step(format!("the dev container: docker {how} mid-build"), || {
-            let mut run = spawn(&g, image, &["binary"], &slow)?;
+            let mut run = spawn(&g, image, &["binary", "--force"], &slow)?;
             run.wait_for("Building", LONG)?;
             std::thread::sleep(Duration::from_secs(3));
             let ctr = containers_with_role(&g.fork, "dev").join(" ");
@@ -260,7 +261,7 @@ fn faults_mid_build() -> Result<()> {
             let mut run = spawn(
                 &g,
                 image,
-                &["binary"],
+                &["binary", "--force"],
                 &[("BUILDFLAGS", "-a"), ("DOCKER_HOST", &host)],
             )?;
             run.wait_for("Building", LONG)?;

@@ -200,7 +200,15 @@ fn scenario(name: &str, on: &On<'_>, doctor_says: &str, smoke: SmokeOn) {
         Ok(())
     });
     steps.step("binary interrupted", || {
-        let all = ["--fork", g.fork.as_str(), "--image", on.image, "binary"];
+        // --force: the tree is as the last build left it, which would make this one `Fresh`.
+        let all = [
+            "--fork",
+            g.fork.as_str(),
+            "--image",
+            on.image,
+            "binary",
+            "--force",
+        ];
         let x = match on.as_owner {
             true => Xtask::as_user(OWNER, all),
             false => Xtask::new(all),

@@ -142,7 +142,7 @@ fn points() -> Vec<(&'static str, Vec<&'static str>)> {
         ("after-lock", vec!["binary"]),
         ("after-up", vec!["binary", "--rm"]),
         ("after-create", vec!["binary", "--rm"]),
-        ("after-build", vec!["binary"]),
+        ("after-build", vec!["binary", "--force"]),
         ("before-hand-back", vec!["binary"]),
         ("after-install", vec!["install", "--build"]),
         ("daemon-start", vec!["smoke"]),

@@ -96,7 +96,7 @@ fn binary_install_smoke_on_debian_moby_20_10_24() -> Result<()> {
         "smoke --keep-running failed:\n{stdout}\n{}",
         text(&out.stderr)
     );
-    ensure!(stdout.contains("daemon/smoke_edit.go changed"), "{stdout}");
+    ensure!(stdout.contains("daemon/smoke_edit.go is new"), "{stdout}");
     ensure!(
         server_commit(&g, image)? == *head,
         "the running daemon reports another commit"
