@@ -16,6 +16,7 @@ pub mod names;
 pub mod profile;
 mod scripts;
 pub mod spec;
+mod stamp;
 mod work;
 
 use anyhow::Result;
@@ -35,23 +36,6 @@ use crate::fork::{self, ImageSource};
 use crate::source::{self, Source};
 use names::Names;
 use spec::DevSpec;
-
-/// A stamp goes into the binary's `-ldflags`, the build record and `smoke`'s expectation: only
-/// the characters a commit (and its `-unsupported` suffix) can hold; no space, quote or newline.
-fn check_stamp(stamp: Stamp) -> Result<Stamp> {
-    let c = &stamp.commit;
-    let ok = c.len() <= 64
-        && c.chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || "._+-".contains(ch));
-    if !ok {
-        anyhow::bail!(
-            "the commit {} ({c:?}) is not a commit hash: give one like `3385658` (`git rev-parse --short HEAD`), \
-             optionally with `-unsupported`",
-            stamp.source
-        );
-    }
-    Ok(stamp)
-}
 
 /// The prefix of work commands' pidfiles in the container.
 const WORK_PIDFILES: &str = "/tmp/.moby-xtask-work-";
@@ -100,7 +84,7 @@ impl Dev {
             env_commit.as_deref(),
             need_commit,
         ) {
-            Ok(s) => Some(check_stamp(s)?),
+            Ok(s) => Some(stamp::check(s)?),
             Err(e) if !need_commit => {
                 cx.ui
                     .note(format!("DOCKER_GITCOMMIT not set in the container: {e:#}"));
@@ -204,33 +188,6 @@ impl Dev {
             );
         }
         Err(Interrupted(sig).into())
-    }
-
-    /// The stamp for a build of the tree as it is now: a stamp from git is taken again (an edit
-    /// since the command began makes it `-unsupported`, as the fork's `hack/make.sh` marks it);
-    /// one given by `--commit` or `DOCKER_GITCOMMIT` stays.
-    pub fn commit_now(&self) -> String {
-        match &self.stamp {
-            Some(s) if s.source == commit::Source::Git => {
-                commit::stamp(&self.fork.root, self.fork.commit_form, None, None, true)
-                    .map(|s| s.commit)
-                    .unwrap_or_else(|_| s.commit.clone())
-            }
-            _ => self.commit().to_string(),
-        }
-    }
-
-    /// The commit stamped (`?` when there is none, only possible for `shell`).
-    pub fn commit(&self) -> &str {
-        self.stamp
-            .as_ref()
-            .map(|s| s.commit.as_str())
-            .unwrap_or("?")
-    }
-
-    /// The version `hack/make.sh` stamps: the fork's VERSION file, else `$VERSION`, else `dev`.
-    pub fn version(&self) -> String {
-        self.fork.version(std::env::var("VERSION").ok().as_deref())
     }
 
     /// Where this invocation's process group id lives in the container: work commands (under
@@ -363,46 +320,6 @@ impl Dev {
             container: &ctr.id,
             workdir: &self.spec.workdir,
             env,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_stamp;
-    use crate::fork::commit::{Source, Stamp};
-
-    fn stamp(c: &str) -> anyhow::Result<Stamp> {
-        check_stamp(Stamp {
-            commit: c.to_string(),
-            source: Source::Flag,
-        })
-    }
-
-    #[test]
-    fn stamps_are_commit_shaped() {
-        for good in [
-            "3385658",
-            "3385658-unsupported",
-            &"a".repeat(40),
-            "unsupported",
-        ] {
-            assert!(stamp(good).is_ok(), "{good}");
-        }
-        for bad in [
-            "a b",
-            "abc;rm",
-            "a'b",
-            "a\"b",
-            "abc\nversion=evil",
-            "$(id)",
-            &"a".repeat(65),
-        ] {
-            let e = format!("{:#}", stamp(bad).unwrap_err());
-            assert!(
-                e.contains("from --commit") && e.contains("not a commit hash"),
-                "{e}"
-            );
         }
     }
 }

@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use hack_compat::Fork;
 
 use super::build_record::{self, Record};
-use super::{inputs, summary};
+use super::{hashed, inputs};
 use crate::dev::exec::{Output, Ran};
 use crate::dev::Work;
 use crate::engine::short;
@@ -143,6 +143,6 @@ pub fn why_build(w: &Work<'_>, bundles: &[String]) -> Option<String> {
         return Some(why);
     }
     let version = dev.version();
-    (!summary::as_hashed(&dev.fork, bundles, &version))
+    (!hashed::as_hashed(&dev.fork, bundles, &version))
         .then(|| "the built files changed since the build".to_string())
 }

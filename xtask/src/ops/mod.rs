@@ -4,6 +4,7 @@
 pub mod build;
 pub mod build_record;
 pub mod daemon;
+pub mod hashed;
 pub mod inputs;
 pub mod install;
 pub mod live;
