@@ -40,17 +40,32 @@ impl Watch {
             }
         })
         .context("cannot watch the fork (inotify)")?;
-        debouncer
-            .watch(root.as_std_path(), RecursiveMode::Recursive)
-            .with_context(|| {
+        let repo = git2::Repository::open(root).ok();
+        // The root's own entries, and each top-level directory that holds source, recursively:
+        // not `bundles/` or `.git/`, whose writes during every build (the linker's, thousands
+        // of them) would cost the build CPU. A top-level directory made later is seen from the
+        // next watch on.
+        let mut dirs = vec![(root.to_path_buf(), RecursiveMode::NonRecursive)];
+        for e in root.read_dir_utf8().with_context(|| format!("cannot list {root}"))? {
+            let e = e?;
+            let rel = Utf8Path::new(e.file_name());
+            if e.file_type().is_ok_and(|t| t.is_dir())
+                && crate::source::walk::is_source(repo.as_ref(), rel)
+            {
+                dirs.push((e.path().to_path_buf(), RecursiveMode::Recursive));
+            }
+        }
+        for (dir, mode) in dirs {
+            debouncer.watch(dir.as_std_path(), mode).with_context(|| {
                 format!(
-                    "cannot watch {root}: raise fs.inotify.max_user_watches if it says \
+                    "cannot watch {dir}: raise fs.inotify.max_user_watches if it says \
                      \"no space left\" (`sudo sysctl fs.inotify.max_user_watches=524288`)"
                 )
             })?;
+        }
         Ok(Watch {
             root: root.to_path_buf(),
-            repo: git2::Repository::open(root).ok(),
+            repo,
             rx,
             _debouncer: debouncer,
         })
