@@ -128,6 +128,15 @@ fn twice_in_a_row(g: &GitFork, image: &str) -> Result<()> {
                 "round {round}: mounts left under the fork's bundles/:\n{}",
                 under.join("\n")
             );
+            let links = Command::new("docker")
+                .args(["exec", &id, "ip", "-o", "link", "show", "type", "bridge"])
+                .output()?;
+            let bridges = text(&links.stdout);
+            ensure!(
+                links.status.success() && !bridges.contains("docker0") && !bridges.contains("br-"),
+                "round {round}: bridges left in the dev container: {bridges}{}",
+                text(&links.stderr)
+            );
         }
     }
     Ok(())

@@ -164,7 +164,8 @@ rm_reports() {
 # test_daemons_clean DIR: what the fork's test daemons left under DIR (relative to the fork):
 # each daemon whose pidfile is there stopped, then every mount at or below DIR unmounted,
 # deepest first, so that DIR can be removed (`make`'s --rm container would have thrown them
-# away). Prints each daemon stopped and each mount left.
+# away), and, once no dockerd runs in the container, the bridges daemons made. Prints each
+# daemon stopped, each mount left and each bridge removed.
 test_daemons_clean() {
     d=$(pwd -P)/$1
     [ -d "$d" ] || return 0
@@ -180,6 +181,18 @@ test_daemons_clean() {
         sort -r | while read -r m; do
             umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "left $m"
         done
+    # The bridges daemons made (docker0, a test's br-…), once no dockerd runs here at all.
+    for c in /proc/[0-9]*/comm; do
+        [ "$(cat "$c" 2>/dev/null)" != dockerd ] || return 0
+    done
+    command -v ip >/dev/null || return 0
+    ip -o link show type bridge 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
+        while read -r b; do
+            case $b in
+            docker0 | br-*) ip link delete "$b" 2>/dev/null && echo "bridge $b" ;;
+            esac
+        done
+    return 0
 }
 
 # installed_is KEY: the last install in this container was of the build KEY names.

@@ -1,5 +1,5 @@
 //! The fork's test daemons in the dev container, after a run: what they left (their processes,
-//! their mounts under the bundle) cleaned away, and why one did not start (its log's tail, a
+//! their mounts under the bundle, the bridges daemons made) cleaned away, and why one did not start (its log's tail, a
 //! storage driver it could not use).
 
 use anyhow::Result;
@@ -19,6 +19,9 @@ pub async fn clean(w: &Work<'_>, rel: &Utf8PathBuf) -> Result<()> {
             w.cx.ui.warn(format!(
                 "{m} is still mounted in the dev container (a test daemon's): `cargo xtask down` removes it"
             ));
+        } else if let Some(b) = line.strip_prefix("bridge ") {
+            w.cx.ui
+                .verbose("Removed", format!("the bridge {b} a daemon made"));
         } else {
             w.cx.ui
                 .verbose("Stopped", format!("a test daemon left running ({line})"));

@@ -46,7 +46,10 @@ impl Watch {
         // of them) would cost the build CPU. A top-level directory made later is seen from the
         // next watch on.
         let mut dirs = vec![(root.to_path_buf(), RecursiveMode::NonRecursive)];
-        for e in root.read_dir_utf8().with_context(|| format!("cannot list {root}"))? {
+        for e in root
+            .read_dir_utf8()
+            .with_context(|| format!("cannot list {root}"))?
+        {
             let e = e?;
             let rel = Utf8Path::new(e.file_name());
             if e.file_type().is_ok_and(|t| t.is_dir())
