@@ -24,12 +24,7 @@ const SPLIT_DIRS: &[&str] = &["integration/system", "integration/container"];
 
 fn fork(tag: &str) -> Result<(Scratch, StubFork)> {
     // The same frozen images as integration_e2e's 20.10 run: one image for both tiers.
-    let image = MOBY_2010.frozen_dev_image(&[
-        "busybox:latest",
-        "busybox:glibc",
-        "hello-world:latest",
-        "debian:bullseye-slim",
-    ])?;
+    let image = MOBY_2010.suites_dev_image("debian:bullseye-slim")?;
     let s = Scratch::new(tag);
     let f = StubFork::new(&s, OWNER, &image)?;
     Ok((s, f))
@@ -276,17 +271,5 @@ fn files_under(dir: &str) -> Result<Vec<String>> {
 
 /// The stub's processes (its sleep, its shell) and any dockerd in the dev container.
 fn stub_processes(f: &StubFork) -> Result<Vec<String>> {
-    let Some(ctr) = containers_with_role(&f.g.fork, "dev").into_iter().next() else {
-        return Ok(Vec::new());
-    };
-    let out = Command::new("docker")
-        .args(["exec", &ctr, "ps", "-eo", "pid,args"])
-        .output()?;
-    Ok(text(&out.stdout)
-        .lines()
-        .filter(|l| l.split_whitespace().next() != Some("1"))
-        .filter(|l| ["hack/", "sleep ", "dockerd"].iter().any(|p| l.contains(p)))
-        .filter(|l| !l.contains("sleep infinity"))
-        .map(str::to_string)
-        .collect())
+    tests::dev_container_processes(&f.g.fork, &["hack/", "sleep ", "dockerd"])
 }

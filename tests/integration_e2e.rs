@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use tests::{test_summary, text, GitFork, Moby, Scratch, MOBY_2010, MOBY_2615};
+use tests::{test_summary, text, GitFork, Scratch, MOBY_2010, MOBY_2615};
 
 const OWNER: u32 = 1000;
 /// This host's outer daemon may use a driver that does not nest (fuse-overlayfs); the suites'
@@ -40,15 +40,6 @@ fn one_integration_test(g: &GitFork, image: &str) -> Result<()> {
         "no gotestsum report in bundles/test-integration"
     );
     Ok(())
-}
-
-fn frozen(moby: &Moby, last: &str) -> Result<String> {
-    moby.frozen_dev_image(&[
-        "busybox:latest",
-        "busybox:glibc",
-        "hello-world:latest",
-        last,
-    ])
 }
 
 #[test]
@@ -92,7 +83,7 @@ fn integration_test_by_name_on_debian_moby_20_10_24() -> Result<()> {
         "{}",
         text(&out.stderr)
     );
-    let image = frozen(&MOBY_2010, "debian:bullseye-slim")?;
+    let image = MOBY_2010.suites_dev_image("debian:bullseye-slim")?;
     one_integration_test(&g, &image)?;
     twice_in_a_row(&g, &image)
 }
@@ -147,7 +138,7 @@ fn unit_and_integration_tests_on_debian_moby_26_1_5() -> Result<()> {
     tests::e2e!();
     let s = Scratch::new("e2e-integration-2615");
     let g = GitFork::of(&MOBY_2615, &s, OWNER)?;
-    let frozen = frozen(&MOBY_2615, "debian:bookworm-slim")?;
+    let frozen = MOBY_2615.suites_dev_image("debian:bookworm-slim")?;
     let (image, dlv) = MOBY_2615.delve_dev_image(&frozen)?;
     let out = g.xtask(&image, &["test", "unit", "./pkg/stringid"], &[]);
     let stdout = text(&out.stdout);

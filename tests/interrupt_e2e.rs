@@ -97,19 +97,7 @@ impl Matrix<'_> {
     }
 
     fn processes(&self) -> Result<Vec<String>> {
-        let Some(ctr) = containers_with_role(&self.g.fork, "dev").into_iter().next() else {
-            return Ok(Vec::new());
-        };
-        let out = Command::new("docker")
-            .args(["exec", &ctr, "ps", "-eo", "pid,args"])
-            .output()?;
-        // PID 1 is the container's init and entrypoint, which lives as long as the container.
-        Ok(text(&out.stdout)
-            .lines()
-            .filter(|l| l.split_whitespace().next() != Some("1"))
-            .filter(|l| LEFTOVER.iter().any(|p| l.contains(p)))
-            .map(str::to_string)
-            .collect())
+        tests::dev_container_processes(&self.g.fork, LEFTOVER)
     }
 
     fn git_status(&self) -> Result<String> {

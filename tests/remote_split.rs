@@ -120,12 +120,7 @@ fn all_testing(run: &mut Running, engines: &[&str]) -> Result<()> {
 fn integration_suites_split_over_three_engines() -> Result<()> {
     tests::e2e!();
     let s = Scratch::new("e2e-split");
-    let image = MOBY_2010.frozen_dev_image(&[
-        "busybox:latest",
-        "busybox:glibc",
-        "hello-world:latest",
-        "debian:bullseye-slim",
-    ])?;
+    let image = MOBY_2010.suites_dev_image("debian:bullseye-slim")?;
     let g = GitFork::of(&MOBY_2010, &s, OWNER)?;
     let a = Remote::start(&s, "split-a")?;
     let b = Remote::start(&s, "split-b")?;

@@ -188,6 +188,25 @@ pub fn nothing_runs_in_the_dev_container(fork: &Utf8Path, what: &str) -> Result<
     Ok(())
 }
 
+/// The processes of `fork`'s dev container (`pid args` lines) whose command line holds one of
+/// `what`: not its init (PID 1) nor its keep-alive `sleep infinity`, which live as long as the
+/// container. None when there is no dev container.
+pub fn dev_container_processes(fork: &Utf8Path, what: &[&str]) -> Result<Vec<String>> {
+    let Some(ctr) = containers_with_role(fork, "dev").into_iter().next() else {
+        return Ok(Vec::new());
+    };
+    let out = Command::new("docker")
+        .args(["exec", &ctr, "ps", "-eo", "pid,args"])
+        .output()?;
+    Ok(text(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().next() != Some("1"))
+        .filter(|l| !l.contains("sleep infinity"))
+        .filter(|l| what.iter().any(|p| l.contains(p)))
+        .map(str::to_string)
+        .collect())
+}
+
 /// The labelled containers of `fork` with the given role (`dev`, `oneshot`).
 pub fn containers_with_role(fork: &Utf8Path, role: &str) -> Vec<String> {
     let out = Command::new("docker")

@@ -97,6 +97,17 @@ impl Moby {
         })
     }
 
+    /// The dev image with the frozen images the integration suites load (busybox, its glibc
+    /// tag, hello-world, and `last`, the era's Debian base).
+    pub fn suites_dev_image(&self, last: &str) -> Result<String> {
+        self.frozen_dev_image(&[
+            "busybox:latest",
+            "busybox:glibc",
+            "hello-world:latest",
+            last,
+        ])
+    }
+
     /// `base` with Debian's `dlv` on PATH (`<base>-dlv`, cached), and the same dlv for the host.
     pub fn delve_dev_image(&self, base: &str) -> Result<(String, Utf8PathBuf)> {
         let tag = format!("{base}-dlv");

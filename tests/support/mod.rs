@@ -26,7 +26,7 @@ pub use command::{
     strip_env, test_summary, text, unset_env, workspace_root, xtask, xtask_bin, Xtask, NO_DAEMON,
 };
 pub use fork::{
-    containers_with_role, copy_tree, e4_copy, e4_fixture, fixture_fork,
+    containers_with_role, copy_tree, dev_container_processes, e4_copy, e4_fixture, fixture_fork,
     nothing_runs_in_the_dev_container, owned_by, GitFork, Scratch,
 };
 pub use moby::{

@@ -47,8 +47,7 @@ pub fn render(w: &Work<'_>, bundles: &[String], env: &[String]) -> Option<String
 
 /// A short digest of rendered inputs, for the build record.
 pub fn digest(text: &str) -> String {
-    let d = Sha256::digest(text.as_bytes());
-    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(&Sha256::digest(text.as_bytes())[..16])
 }
 
 /// Kept beside the build record, the fork owner's (as the record is).

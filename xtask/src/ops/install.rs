@@ -90,13 +90,7 @@ pub async fn install(w: &Work<'_>, out: Output) -> Result<()> {
         exec.script("install_copy", &[&dir, &dest(dev)], out)
             .await?
     };
-    if ran.code != 0 {
-        bail!(
-            "install failed (exit {}){}",
-            ran.code,
-            crate::text::tail(&String::from_utf8_lossy(&ran.output), 15)
-        );
-    }
+    succeeded(&ran, "install failed")?;
     if let Some(k) = &key {
         crate::fail::point("after-install").await?;
         exec.script("mark_installed", &[k], Output::Discard).await?;
@@ -124,13 +118,7 @@ pub async fn keep_installed(w: &Work<'_>) -> Result<()> {
         .exec()
         .script("keep_installed", &[&dir, &dest(w.dev)], Output::Capture)
         .await?;
-    if ran.code != 0 {
-        bail!(
-            "cannot keep the installed binaries aside{}",
-            crate::text::tail(&String::from_utf8_lossy(&ran.output), 5)
-        );
-    }
-    Ok(())
+    succeeded(&ran, "cannot keep the installed binaries aside")
 }
 
 /// The executables [`keep_installed`] kept, installed again; the next install copies whatever
@@ -140,10 +128,16 @@ pub async fn restore_kept(w: &Work<'_>) -> Result<()> {
         .exec()
         .script("restore_installed", &[&dest(w.dev)], Output::Capture)
         .await?;
+    succeeded(&ran, "cannot put the previous binaries back")
+}
+
+/// `Ok` for a script that exited 0, else `what` with its exit code and its last lines.
+fn succeeded(ran: &crate::dev::exec::Ran, what: &str) -> Result<()> {
     if ran.code != 0 {
         bail!(
-            "cannot put the previous binaries back{}",
-            crate::text::tail(&String::from_utf8_lossy(&ran.output), 5)
+            "{what} (exit {}){}",
+            ran.code,
+            crate::text::tail(&String::from_utf8_lossy(&ran.output), 15)
         );
     }
     Ok(())
