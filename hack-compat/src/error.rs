@@ -14,6 +14,7 @@ pub enum Error {
     NoDockerEnvs(Utf8PathBuf),
     NoCommitRule(Utf8PathBuf),
     MissingVersionFile(Utf8PathBuf),
+    BadWorkflow { path: Utf8PathBuf, why: String },
     Io(std::io::Error),
 }
 
@@ -41,6 +42,10 @@ impl fmt::Display for Error {
             Error::MissingVersionFile(p) => write!(
                 f,
                 "this fork's hack/make.sh writes bundles/$VERSION/… and reads {p}, which is missing or empty: restore it"
+            ),
+            Error::BadWorkflow { path, why } => write!(
+                f,
+                "{path} is not valid YAML ({why}): fix it, or restore it with `git checkout -- {path}`"
             ),
             Error::Io(e) => write!(f, "{e}"),
         }

@@ -13,11 +13,13 @@
 mod build_args;
 mod bundles;
 pub mod checksum;
+pub mod ci;
 mod daemon;
 pub mod dockerfile;
 mod era;
 mod error;
 mod exports;
+pub mod go_tests;
 mod integration;
 mod make_expr;
 mod make_model;

@@ -8,6 +8,7 @@
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+use crate::go_tests::{self, Platform};
 use crate::Fork;
 
 /// A part of the integration suites that one run can be given alone.
@@ -137,52 +138,27 @@ fn test_dirs(dir: &Utf8Path, found: &mut Vec<Utf8PathBuf>) {
     }
 }
 
-/// The `*_test.go` texts of one directory.
-fn test_files(dir: &Utf8Path) -> Vec<String> {
-    let Ok(entries) = dir.read_dir_utf8() else {
-        return Vec::new();
-    };
-    let mut texts = Vec::new();
-    for e in entries.flatten() {
-        if e.file_name().ends_with("_test.go") {
-            if let Ok(t) = std::fs::read_to_string(e.path()) {
-                texts.push(t);
-            }
-        }
-    }
-    texts
-}
-
 /// Top-level Go tests: `func TestX(t *testing.T)`.
 fn go_tests(dir: &Utf8Path) -> Vec<String> {
-    test_files(dir)
-        .iter()
-        .flat_map(|t| t.lines())
-        .filter_map(|l| {
-            let rest = l.strip_prefix("func Test")?;
-            let (name, args) = rest.split_once('(')?;
-            (name.chars().all(is_ident) && args.contains("*testing.T)"))
-                .then(|| format!("Test{name}"))
-        })
+    go_tests::tests_in(dir, Platform::linux_here())
+        .into_iter()
+        .filter(|t| t.suite.is_none() && t.name.starts_with("Test"))
+        .map(|t| t.name)
         .collect()
 }
 
 /// `integration-cli`: one piece per suite that is a Go test running `suite.Run`, sized by the
 /// `Test…` methods of its type (the test's name without `Test`); else the whole suite as one.
 fn cli_pieces(cli: &Utf8Path, wanted: &dyn Fn(&str) -> bool, named: bool) -> Vec<Piece> {
-    let texts = test_files(cli);
-    let methods: Vec<(String, String)> = texts
+    let tests = go_tests::tests_in(cli, Platform::linux_here());
+    let methods: Vec<(String, String)> = tests
         .iter()
-        .flat_map(|t| t.lines())
-        .filter_map(|l| {
-            let (recv, rest) = l.strip_prefix("func (")?.split_once(')')?;
-            let ty = recv.split_whitespace().last()?.trim_start_matches('*');
-            let name = rest.trim_start().split_once('(')?.0;
-            name.starts_with("Test")
-                .then(|| (ty.to_string(), name.to_string()))
-        })
+        .filter_map(|t| Some((t.suite.clone()?, t.name.clone())))
+        .filter(|(_, m)| m.starts_with("Test"))
         .collect();
-    let go_suites = texts.iter().any(|t| t.contains("suite.Run("));
+    let go_suites = go_tests::test_files(cli, Platform::linux_here())
+        .iter()
+        .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("suite.Run(")));
     if !go_suites {
         let tests = methods.iter().filter(|(_, m)| wanted(m)).count();
         return if tests > 0 || !named {
@@ -194,14 +170,10 @@ fn cli_pieces(cli: &Utf8Path, wanted: &dyn Fn(&str) -> bool, named: bool) -> Vec
             Vec::new()
         };
     }
-    let mut suites: Vec<String> = texts
+    let mut suites: Vec<String> = tests
         .iter()
-        .flat_map(|t| t.lines())
-        .filter_map(|l| {
-            let (name, args) = l.strip_prefix("func Test")?.split_once('(')?;
-            (name.chars().all(is_ident) && args.contains("*testing.T)") && name.ends_with("Suite"))
-                .then(|| format!("Test{name}"))
-        })
+        .filter(|t| t.suite.is_none() && t.name.starts_with("Test") && t.name.ends_with("Suite"))
+        .map(|t| t.name.clone())
         .collect();
     suites.sort();
     suites.dedup();
