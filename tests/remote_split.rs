@@ -2,7 +2,8 @@
 //! engines, this machine's and two "remote" ones (dockerd in containers of their own, one reached
 //! through a docker context over TLS, one over `ssh://`), against one engine running the same
 //! subset: the merged counts are the same. Then a Ctrl-C during the split run, and an engine
-//! stopped while its share runs: named, exit 1, and on every engine nothing left running.
+//! stopped while its share runs: named, exit 1, and on every engine nothing left running. And
+//! `ci run` of two CI jobs over two of the engines: one merged summary.
 
 use std::process::Command;
 use std::time::Duration;
@@ -10,8 +11,8 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 use camino::Utf8Path;
 use tests::{
-    containers_with_role, nothing_runs_in_the_dev_container, owned_by, test_summary, text, GitFork,
-    Remote, Running, Scratch, Steps, MOBY_2010,
+    containers_with_role, nothing_runs_in_the_dev_container, owned_by, test_summary, text,
+    workspace_root, GitFork, Remote, Running, Scratch, Steps, MOBY_2010,
 };
 
 const OWNER: u32 = 1000;
@@ -229,6 +230,56 @@ fn integration_suites_split_over_three_engines() -> Result<()> {
             nothing_left_here(&g.fork)?;
             nothing_left_on(&a, &g.fork)?;
             nothing_left_on(&b, &g.fork)?;
+            owned_by(&g.fork, OWNER)
+        },
+    );
+
+    steps.step(
+        "ci run: two CI jobs dealt over local and a context, one summary",
+        || {
+            // HEAD's workflows (Debian's tree has none): its userns mode, which 20.10's
+            // `.integration-daemon-start` reads too.
+            let from = workspace_root().join("hack-compat/tests/fixtures/ci/head/.github");
+            let to = g.fork.join(".github/workflows");
+            fs_err::create_dir_all(&to)?;
+            for e in from.join("workflows").read_dir_utf8()? {
+                let e = e?;
+                fs_err::copy(e.path(), to.join(e.file_name()))?;
+            }
+            let chown = Command::new("chown")
+                .args(["-R", &format!("{OWNER}:{OWNER}"), g.fork.join(".github").as_str()])
+                .status()?;
+            ensure!(chown.success());
+            let args = [
+                "ci",
+                "run",
+                "integration",
+                "integration/userns",
+                "--storage",
+                "graphdriver",
+                "--run",
+                "TestVersion",
+                "--engines",
+                "local,a-tls",
+            ];
+            let out = g.xtask_past_fs_flake(&image, &args, &env);
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            ensure!(out.status.success(), "{stdout}\n{stderr}");
+            ensure!(
+                stderr.contains("Splitting 2 job(s) over 2 engine(s)"),
+                "{stderr}"
+            );
+            for e in ["local", "a-tls"] {
+                ensure!(
+                    stdout
+                        .lines()
+                        .any(|l| l.starts_with(&format!("  {e}: 1 passed, 0 failed"))),
+                    "{e}: {stdout}"
+                );
+            }
+            ensure!(test_summary(&stdout) == Some((2, 0, 0)), "{stdout}");
+            nothing_left_here(&g.fork)?;
+            nothing_left_on(&a, &g.fork)?;
             owned_by(&g.fork, OWNER)
         },
     );

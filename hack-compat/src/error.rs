@@ -14,7 +14,10 @@ pub enum Error {
     NoDockerEnvs(Utf8PathBuf),
     NoCommitRule(Utf8PathBuf),
     MissingVersionFile(Utf8PathBuf),
-    BadWorkflow { path: Utf8PathBuf, why: String },
+    BadWorkflow {
+        path: Utf8PathBuf,
+        why: String,
+    },
     Io(std::io::Error),
 }
 

@@ -20,6 +20,8 @@ pub enum Unit {
     CliSuite(String),
     /// The whole `integration-cli` suite.
     Cli,
+    /// A job of the fork's CI (`ci run --engines`), as `<id>@<storage>` or `<id>`.
+    Job(String),
 }
 
 impl Unit {
@@ -29,11 +31,15 @@ impl Unit {
             Unit::Dir(d) => d.clone(),
             Unit::CliSuite(s) => format!("integration-cli/{s}"),
             Unit::Cli => "integration-cli".to_string(),
+            Unit::Job(j) => format!("ci:{j}"),
         }
     }
 
     /// The unit a [`Unit::key`] names.
     pub fn parse(key: &str) -> Option<Unit> {
+        if let Some(j) = key.strip_prefix("ci:") {
+            return (!j.is_empty() && !j.contains(',')).then(|| Unit::Job(j.to_string()));
+        }
         match key.strip_prefix("integration-cli") {
             Some("") => Some(Unit::Cli),
             Some(rest) => {
@@ -200,6 +206,7 @@ mod tests {
             Unit::Dir("./integration/system".into()),
             Unit::CliSuite("TestDockerSuite".into()),
             Unit::Cli,
+            Unit::Job("integration/userns@graphdriver".into()),
         ] {
             assert_eq!(Unit::parse(&u.key()), Some(u));
         }

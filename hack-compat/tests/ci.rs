@@ -102,7 +102,10 @@ fn v23_0_6_one_file_no_storage() {
             selection: "DockerSwarmSuite".into()
         }
     );
-    assert_eq!(job(&ci, "validate/vendor", None, "amd64").target(), "validate-vendor");
+    assert_eq!(
+        job(&ci, "validate/vendor", None, "amd64").target(),
+        "validate-vendor"
+    );
 }
 
 #[test]
@@ -148,7 +151,10 @@ fn v26_and_v27_per_storage() {
 fn v28_5_2_firewalld_and_the_unit_workflow() {
     let ci = read("v28.5.2");
     let f = job(&ci, "integration/firewalld", Some("snapshotter"), "amd64");
-    has(f, &[("FIREWALLD", "true"), ("DOCKER_GRAPHDRIVER", "overlayfs")]);
+    has(
+        f,
+        &[("FIREWALLD", "true"), ("DOCKER_GRAPHDRIVER", "overlayfs")],
+    );
     assert!(!ids(&ci, Some("graphdriver")).contains(&"integration/firewalld"));
     // ubuntu-24.04's rootless entry is commented out in the script.
     assert_eq!(
@@ -169,10 +175,24 @@ fn v28_5_2_firewalld_and_the_unit_workflow() {
     // value of the `DockerSwarmSuite` entry, so it adds its mode to that entry.
     let swarm = job(&ci, "integration-cli/2", Some("snapshotter"), "amd64");
     assert_eq!(swarm.mode, "firewalld");
-    has(swarm, &[("FIREWALLD", "true"), ("TESTFLAGS", "-test.run (DockerSwarmSuite)/")]);
-    assert_eq!(job(&ci, "integration-cli/2", Some("graphdriver"), "amd64").mode, "");
     has(
-        job(&ci, "integration-cli/firewalld/1", Some("snapshotter"), "amd64"),
+        swarm,
+        &[
+            ("FIREWALLD", "true"),
+            ("TESTFLAGS", "-test.run (DockerSwarmSuite)/"),
+        ],
+    );
+    assert_eq!(
+        job(&ci, "integration-cli/2", Some("graphdriver"), "amd64").mode,
+        ""
+    );
+    has(
+        job(
+            &ci,
+            "integration-cli/firewalld/1",
+            Some("snapshotter"),
+            "amd64",
+        ),
         &[(
             "TESTFLAGS",
             "-test.run (DockerCLINetworkSuite|DockerCLIPortSuite|DockerDaemonSuite)/",
@@ -198,7 +218,12 @@ fn head_arch_storage_and_modes() {
         ["test (amd64, graphdriver) / integration (amd64, ubuntu-26.04, userns)"]
     );
     assert!(!ids(&ci, Some("snapshotter")).contains(&"integration/userns"));
-    let s = job(&ci, "integration/nftables+firewalld", Some("snapshotter"), "amd64");
+    let s = job(
+        &ci,
+        "integration/nftables+firewalld",
+        Some("snapshotter"),
+        "amd64",
+    );
     has(
         s,
         &[
@@ -213,7 +238,12 @@ fn head_arch_storage_and_modes() {
         &[("TEST_INTEGRATION_CONTAINERD_EMBEDDED", "1")],
     );
     // ubuntu-22.04 runs '', rootless and systemd for amd64 beside 26.04.
-    assert_eq!(job(&ci, "integration/rootless", Some("snapshotter"), "amd64").names.len(), 2);
+    assert_eq!(
+        job(&ci, "integration/rootless", Some("snapshotter"), "amd64")
+            .names
+            .len(),
+        2
+    );
     // arm64: snapshotter only, no extra modes.
     let arm: Vec<&str> = ci
         .jobs
@@ -238,7 +268,10 @@ fn head_arch_storage_and_modes() {
             "validate/generate-files"
         ]
     );
-    assert_eq!(job(&ci, "unit", None, "amd64").names, ["test-unit (amd64) / unit"]);
+    assert_eq!(
+        job(&ci, "unit", None, "amd64").names,
+        ["test-unit (amd64) / unit"]
+    );
     // HEAD's snapshotter includes: the DockerSwarmSuite entry ends with the last mode given
     // for it; the other suites get entries of their own per mode.
     assert_eq!(
@@ -246,7 +279,12 @@ fn head_arch_storage_and_modes() {
         "nftables+firewalld"
     );
     for mode in ["iptables+firewalld", "nftables", "nftables+firewalld"] {
-        let j = job(&ci, &format!("integration-cli/{mode}/2"), Some("snapshotter"), "amd64");
+        let j = job(
+            &ci,
+            &format!("integration-cli/{mode}/2"),
+            Some("snapshotter"),
+            "amd64",
+        );
         has(j, &[("TESTFLAGS", "-test.run (DockerNetworkSuite)/")]);
     }
 }
@@ -297,7 +335,9 @@ fn gotestlist_split_worked_by_hand() {
         text.push_str(&format!("func Test{suite}(t *testing.T) {{}}\n"));
     }
     text.push_str("func TestZeta(t *testing.T) {}\nfunc helper(t *testing.T) {}\n");
-    text.push_str("func Testlower(t *testing.T) {}\nfunc (s AlphaSuite) TestValue(c *testing.T) {}\n");
+    text.push_str(
+        "func Testlower(t *testing.T) {}\nfunc (s AlphaSuite) TestValue(c *testing.T) {}\n",
+    );
     std::fs::write(dir.join("a_test.go"), text).unwrap();
     std::fs::write(
         dir.join("w_test.go"),
@@ -305,12 +345,20 @@ fn gotestlist_split_worked_by_hand() {
     )
     .unwrap();
     std::fs::create_dir_all(dir.join("sub")).unwrap();
-    std::fs::write(dir.join("sub/x_windows_test.go"), "package sub\nfunc TestW(t *testing.T) {}\n").unwrap();
+    std::fs::write(
+        dir.join("sub/x_windows_test.go"),
+        "package sub\nfunc TestW(t *testing.T) {}\n",
+    )
+    .unwrap();
     let tests = ci::gotestlist::tests(&dir, true, AMD64);
     assert_eq!(tests.len(), 26);
     assert_eq!(
         ci::gotestlist::distribute(&tests, 3, &["GammaSuite".into()]),
-        ["AlphaSuite|BetaSuite|DeltaSuite", "EpsilonSuite|TestZeta", "GammaSuite"]
+        [
+            "AlphaSuite|BetaSuite|DeltaSuite",
+            "EpsilonSuite|TestZeta",
+            "GammaSuite"
+        ]
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -322,9 +370,10 @@ fn gotestlist_split_worked_by_hand() {
 #[test]
 fn gotestlist_split_of_heads_integration_cli() {
     let fixtures = Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ci/testdata");
-    let want: Vec<String> =
-        serde_json::from_str(&std::fs::read_to_string(fixtures.join("head-gotestlist.json")).unwrap())
-            .unwrap();
+    let want: Vec<String> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("head-gotestlist.json")).unwrap(),
+    )
+    .unwrap();
     let overrides: Vec<String> = want[6..].to_vec();
     let mut trees = vec![fixtures.join("head-integration-cli/integration-cli")];
     if let Ok(full) = std::env::var("MOBY_XTASK_UPSTREAM_HEAD") {
@@ -333,7 +382,11 @@ fn gotestlist_split_of_heads_integration_cli() {
     for tree in &trees {
         let tests = ci::gotestlist::tests(tree, true, AMD64);
         assert_eq!(tests.len(), 1418, "{tree}");
-        assert_eq!(ci::gotestlist::distribute(&tests, 6, &overrides), want, "{tree}");
+        assert_eq!(
+            ci::gotestlist::distribute(&tests, 6, &overrides),
+            want,
+            "{tree}"
+        );
         println!("{tree}: 1418 tests, the split as gotestlist's");
     }
 }

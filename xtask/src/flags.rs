@@ -4,7 +4,9 @@
 use camino::Utf8PathBuf;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+mod ci;
 mod testing;
+pub use ci::{CiCmd, CiList, CiRun, Storage};
 pub use testing::{TestIntegration, TestKind, TestUnit};
 
 /// Every help page starts with how to call it, as `cargo xtask …`.
@@ -138,6 +140,9 @@ pub fn fork_opts(before: ForkOpts, task: &Task) -> ForkOpts {
         }
         | Task::Test {
             kind: TestKind::Integration(TestIntegration { opts, .. }),
+        }
+        | Task::Ci {
+            cmd: CiCmd::List(CiList { opts }) | CiCmd::Run(CiRun { opts, .. }),
         } => (Some(&opts.fork), Some(&opts.image), Some(&opts.commit)),
         Task::Image(t) => (Some(&t.fork), Some(&t.image), None),
         Task::Clean(t) => (Some(&t.fork), Some(&t.image), None),
@@ -191,6 +196,11 @@ pub enum Task {
     },
     /// Run the fork's hack/validate checks (`default`, or the named ones) in the dev container
     Validate(Validate),
+    /// The fork's own CI jobs, as its `.github/workflows` define them: list them, or run them here
+    Ci {
+        #[command(subcommand)]
+        cmd: CiCmd,
+    },
     /// Check the set-up a contributor needs: daemon, privileges, disk, dev image, git identity, remotes
     Doctor(Doctor),
     /// Remove the fork's bundles/ and dev container (`--all`: also its cache volumes and dev image)
@@ -219,6 +229,7 @@ impl Task {
             Task::Run(_) => "run",
             Task::Test { .. } => "test",
             Task::Validate(_) => "validate",
+            Task::Ci { .. } => "ci",
             Task::Doctor(_) => "doctor",
             Task::Clean(_) => "clean",
             Task::Adopt(_) => "adopt",

@@ -101,6 +101,7 @@ async fn dispatch(task: Task, cx: &Context) -> Result<u8> {
             kind: flags::TestKind::Integration(t),
         } => t.run(cx).await,
         Task::Validate(t) => t.run(cx).await,
+        Task::Ci { cmd } => cmd.run(cx).await,
         Task::Run(t) => t.run(cx).await,
         Task::Doctor(t) => t.run(cx).await,
         Task::Clean(t) => t.run(cx).await,

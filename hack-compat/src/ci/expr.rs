@@ -244,7 +244,10 @@ mod tests {
             Some("-test.run (DockerCLIRunSuite)/".into())
         );
         assert_eq!(e("${{ env.ITG_CLI_MATRIX_SIZE }}"), Some(6.into()));
-        assert_eq!(e("${{ inputs.storage == 'SNAPSHOTTER' }}"), Some(true.into()));
+        assert_eq!(
+            e("${{ inputs.storage == 'SNAPSHOTTER' }}"),
+            Some(true.into())
+        );
         assert_eq!(
             e(r#"${{ fromJson('["a", "b"]') }}"#),
             Some(serde_json::json!(["a", "b"]))

@@ -62,8 +62,8 @@ enum T {
 }
 
 const PUNCT: &[&str] = &[
-    "...", "===", "!==", "=>", "==", "!=", "&&", "||", "{", "}", "[", "]", "(", ")", ",", ":",
-    ";", ".", "=", "!",
+    "...", "===", "!==", "=>", "==", "!=", "&&", "||", "{", "}", "[", "]", "(", ")", ",", ":", ";",
+    ".", "=", "!",
 ];
 
 fn lex(s: &str) -> Option<Vec<T>> {
@@ -83,7 +83,9 @@ fn lex(s: &str) -> Option<Vec<T>> {
             out.push(T::P(p));
             i += p.len();
         } else if c.is_ascii_digit() {
-            let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             out.push(T::Num(rest[..end].parse().ok()?));
             i += end;
         } else if c.is_alphanumeric() || c == '_' || c == '$' {
@@ -372,9 +374,7 @@ impl Run<'_> {
             "null" => return Some(Value::Null),
             _ => {}
         }
-        let method = |r: &Run, m: &str| {
-            r.at(".") && r.t.get(r.i + 1) == Some(&T::Id(m.into()))
-        };
+        let method = |r: &Run, m: &str| r.at(".") && r.t.get(r.i + 1) == Some(&T::Id(m.into()));
         if name == "JSON" && method(self, "parse") {
             self.i += 2;
             self.eat("(")?;

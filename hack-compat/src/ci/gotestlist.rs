@@ -56,7 +56,9 @@ fn glob(pat: &str, name: &str) -> bool {
         (None, _) => name.is_empty(),
         (Some('*'), _) => {
             let rest = &pat[1..];
-            glob(rest, name) || (!name.is_empty() && glob(pat, &name[name.chars().next().map_or(1, char::len_utf8)..]))
+            glob(rest, name)
+                || (!name.is_empty()
+                    && glob(pat, &name[name.chars().next().map_or(1, char::len_utf8)..]))
         }
         (Some(p), Some(c)) if p == '?' || p == c => {
             glob(&pat[p.len_utf8()..], &name[c.len_utf8()..])

@@ -70,7 +70,12 @@ pub fn expand_counted(matrix: &Value) -> Option<(Vec<Combo>, usize)> {
         combos.clear();
     }
     let base = combos.len();
-    for inc in m.get("include").and_then(Value::as_array).into_iter().flatten() {
+    for inc in m
+        .get("include")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let inc = inc.as_object()?;
         let mut fitted = false;
         for c in combos.iter_mut().take(base) {
@@ -89,7 +94,12 @@ pub fn expand_counted(matrix: &Value) -> Option<(Vec<Combo>, usize)> {
             combos.push(Combo::from_object(inc));
         }
     }
-    for exc in m.get("exclude").and_then(Value::as_array).into_iter().flatten() {
+    for exc in m
+        .get("exclude")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let exc = exc.as_object()?;
         combos.retain(|c| !exc.iter().all(|(k, v)| c.get(k) == Some(v)));
     }

@@ -43,8 +43,12 @@ pub enum JobKind {
     Integration,
     /// One entry of the integration-cli split: the suites `-test.run` selects (`A|B`, or
     /// `./...` for the `integration/` suites' own entry, which selects no suite).
-    IntegrationCli { selection: String },
-    Validate { check: String },
+    IntegrationCli {
+        selection: String,
+    },
+    Validate {
+        check: String,
+    },
 }
 
 /// One CI job.

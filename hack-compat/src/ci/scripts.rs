@@ -47,9 +47,11 @@ fn condition(test: &str, value: &dyn Fn(&str) -> Option<String>) -> Option<bool>
         .trim_start_matches('[')
         .trim_end_matches(']')
         .trim();
-    let (left, op, right) = ["==", "!=", "="]
-        .into_iter()
-        .find_map(|op| inner.split_once(&format!(" {op} ")).map(|(l, r)| (l, op, r)))?;
+    let (left, op, right) = ["==", "!=", "="].into_iter().find_map(|op| {
+        inner
+            .split_once(&format!(" {op} "))
+            .map(|(l, r)| (l, op, r))
+    })?;
     let left = value(left.trim().trim_matches('"'))?;
     let right = right.trim();
     let holds = match right
@@ -147,9 +149,12 @@ fn shell_words(s: &str) -> Vec<String> {
     out
 }
 
+/// Variables, name and value, in order.
+pub type Vars = Vec<(String, String)>;
+
 /// A test step's `make` line: its `NAME=VALUE` words (make variables) and its targets and
 /// options (`-o build test-integration`).
-pub fn make_line(script: &str) -> Option<(Vec<(String, String)>, Vec<String>)> {
+pub fn make_line(script: &str) -> Option<(Vars, Vec<String>)> {
     let line = script
         .lines()
         .map(str::trim)
@@ -157,7 +162,10 @@ pub fn make_line(script: &str) -> Option<(Vec<(String, String)>, Vec<String>)> {
     let (mut vars, mut args) = (Vec::new(), Vec::new());
     for w in shell_words(&line["make ".len()..]) {
         match w.split_once('=') {
-            Some((k, v)) if !w.starts_with('-') && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            Some((k, v))
+                if !w.starts_with('-')
+                    && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
                 vars.push((k.to_string(), v.to_string()))
             }
             _ => args.push(w),
@@ -206,7 +214,13 @@ echo "CACHE_DEV_SCOPE=${CACHE_DEV_SCOPE}" >> $GITHUB_ENV
     #[test]
     fn the_validate_matrix_both_ways() {
         let entries: Vec<String> = [
-            ".validate", "all", "dco", "default", "golangci-lint", "golangci-lint.yml", "vendor",
+            ".validate",
+            "all",
+            "dco",
+            "default",
+            "golangci-lint",
+            "golangci-lint.yml",
+            "vendor",
         ]
         .map(String::from)
         .to_vec();
@@ -226,9 +240,20 @@ echo "CACHE_DEV_SCOPE=${CACHE_DEV_SCOPE}" >> $GITHUB_ENV
     fn the_gotestlist_and_make_lines() {
         let s = r#"matrix="$(gotestlist -d 6 -o "./..." -o "DockerSwarmSuite" -o "A|B" ./...)""#;
         let (n, o, p) = gotestlist(s).unwrap();
-        assert_eq!((n, o.as_slice(), p.as_slice()), (6, &["./...".to_string(), "DockerSwarmSuite".into(), "A|B".into()][..], &["./...".to_string()][..]));
-        let (vars, args) = make_line("make TEST_SKIP_INTEGRATION_CLI=1 -o build test-docker-py\n").unwrap();
-        assert_eq!(vars, [("TEST_SKIP_INTEGRATION_CLI".to_string(), "1".to_string())]);
+        assert_eq!(
+            (n, o.as_slice(), p.as_slice()),
+            (
+                6,
+                &["./...".to_string(), "DockerSwarmSuite".into(), "A|B".into()][..],
+                &["./...".to_string()][..]
+            )
+        );
+        let (vars, args) =
+            make_line("make TEST_SKIP_INTEGRATION_CLI=1 -o build test-docker-py\n").unwrap();
+        assert_eq!(
+            vars,
+            [("TEST_SKIP_INTEGRATION_CLI".to_string(), "1".to_string())]
+        );
         assert_eq!(args, ["-o", "build", "test-docker-py"]);
         let (_, args) = make_line(r#"make -o build "validate-golangci-lint""#).unwrap();
         assert_eq!(args, ["-o", "build", "validate-golangci-lint"]);

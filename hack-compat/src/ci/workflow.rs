@@ -79,7 +79,11 @@ fn entries(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
 fn eval_value(v: &Value, ctx: &dyn Fn(&str) -> Option<Value>) -> Option<Value> {
     match v {
         Value::String(s) => interpolate(s, ctx),
-        Value::Array(a) => a.iter().map(|x| eval_value(x, ctx)).collect::<Option<_>>().map(Value::Array),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| eval_value(x, ctx))
+            .collect::<Option<_>>()
+            .map(Value::Array),
         Value::Object(o) => {
             let mut m = Map::new();
             for (k, x) in o {
@@ -93,7 +97,12 @@ fn eval_value(v: &Value, ctx: &dyn Fn(&str) -> Option<Value>) -> Option<Value> {
 
 /// The name GitHub shows: the job's `name:` evaluated, else its key and its combination's
 /// non-empty values (`integration (ubuntu-22.04, rootless)`).
-fn display_name(key: &str, job: &Value, combo: &Combo, ctx: &dyn Fn(&str) -> Option<Value>) -> String {
+fn display_name(
+    key: &str,
+    job: &Value,
+    combo: &Combo,
+    ctx: &dyn Fn(&str) -> Option<Value>,
+) -> String {
     if let Some(n) = job["name"].as_str().and_then(|n| interpolate(n, ctx)) {
         return as_text(&n);
     }
@@ -233,7 +242,9 @@ impl<'a> Scope<'a> {
                 tests.extend(gotestlist::tests(&normal(&dir), rec, self.platform));
             }
             let entries = gotestlist::distribute(&tests, n, &overrides);
-            return Some(Value::Array(entries.into_iter().map(Value::String).collect()));
+            return Some(Value::Array(
+                entries.into_iter().map(Value::String).collect(),
+            ));
         }
         if run.contains("hack/validate") {
             let names: Vec<String> = self
@@ -245,7 +256,9 @@ impl<'a> Scope<'a> {
                 .map(|e| e.file_name().to_string())
                 .collect();
             let checks = scripts::validate_matrix(&run, &names)?;
-            return Some(Value::Array(checks.into_iter().map(Value::String).collect()));
+            return Some(Value::Array(
+                checks.into_iter().map(Value::String).collect(),
+            ));
         }
         None
     }
@@ -341,7 +354,10 @@ impl<'a> Scope<'a> {
                 match operand.strip_prefix('$') {
                     Some(var) => {
                         let var = var.trim_start_matches('{').trim_end_matches('}');
-                        step_env.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone())
+                        step_env
+                            .iter()
+                            .find(|(k, _)| k == var)
+                            .map(|(_, v)| v.clone())
                     }
                     None => Some(operand.to_string()),
                 }
@@ -349,7 +365,10 @@ impl<'a> Scope<'a> {
             env.extend(scripts::env_written(&run, &value));
         }
         let test_env = step_env(test, &ctx)?;
-        let run = expand_vars(&as_text(&interpolate(test["run"].as_str()?, &ctx)?), &test_env);
+        let run = expand_vars(
+            &as_text(&interpolate(test["run"].as_str()?, &ctx)?),
+            &test_env,
+        );
         env.extend(test_env);
         let (vars, make) = scripts::make_line(&run)?;
         env.extend(vars);
@@ -376,7 +395,12 @@ impl<'a> Scope<'a> {
             "test-integration" => (JobKind::Integration, "integration".to_string()),
             v => {
                 let check = v.strip_prefix("validate-")?.to_string();
-                (JobKind::Validate { check: check.clone() }, format!("validate/{check}"))
+                (
+                    JobKind::Validate {
+                        check: check.clone(),
+                    },
+                    format!("validate/{check}"),
+                )
             }
         };
         let id = match (&kind, mode.is_empty()) {
@@ -419,7 +443,9 @@ fn step_env(step: &Value, ctx: &dyn Fn(&str) -> Option<Value>) -> Option<Vec<(St
 fn expand_vars(run: &str, env: &[(String, String)]) -> String {
     let mut out = run.to_string();
     for (k, v) in env {
-        out = out.replace(&format!("${{{k}}}"), v).replace(&format!("${k}"), v);
+        out = out
+            .replace(&format!("${{{k}}}"), v)
+            .replace(&format!("${k}"), v);
     }
     out
 }
@@ -430,7 +456,5 @@ fn wanted(arg: &str) -> bool {
 
 /// `a/./b` and `a/b/` as `a/b`.
 fn normal(p: &Utf8Path) -> Utf8PathBuf {
-    p.components()
-        .filter(|c| c.as_str() != ".")
-        .collect()
+    p.components().filter(|c| c.as_str() != ".").collect()
 }

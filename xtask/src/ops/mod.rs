@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod build_record;
+pub mod ci_job;
 pub mod daemon;
 pub mod hashed;
 pub mod inputs;

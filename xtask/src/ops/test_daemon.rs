@@ -32,9 +32,21 @@ pub async fn clean(w: &Work<'_>, rel: &Utf8PathBuf) -> Result<()> {
 
 /// A run that broke before any test: the test daemon's log, when it wrote one, says why (its
 /// last lines); a storage driver it could not use is named with where it came from.
-pub fn explain(w: &Work<'_>, out: &Utf8PathBuf) {
+pub fn explain(w: &Work<'_>, out: &Utf8PathBuf, suites: &str) {
     let log = out.join("docker.log");
     let Ok(text) = std::fs::read_to_string(&log) else {
+        // No test daemon was started: what broke came before it. The fork builds the suites'
+        // test binaries after its daemon (`dynbinary`), before starting the daemon.
+        let daemon = out
+            .parent()
+            .is_some_and(|b| b.join("dynbinary-daemon/dockerd").is_file());
+        w.cx.ui.error(match daemon {
+            true => format!(
+                "no test ran: the test binary of {suites} did not build (`go test -c`): its \
+                 compiler's lines are above"
+            ),
+            false => "no test ran: the daemon did not build: the compiler's lines are above".into(),
+        });
         return;
     };
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();

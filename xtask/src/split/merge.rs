@@ -14,7 +14,15 @@ fn ran(o: &Outcome) -> bool {
     o.units.is_empty() || (o.counts.is_some() && (o.code == Some(0) || o.counts != Some((0, 0, 0))))
 }
 
-pub fn conclude(cx: &Context, fork: &Fork, outcomes: &[Outcome]) -> u8 {
+/// The summary of `outcomes` as the task `step` (`test integration`, `ci run`), with the
+/// pieces `not_here` named that could not run at all (`(name, why)`).
+pub fn conclude(
+    cx: &Context,
+    fork: &Fork,
+    outcomes: &[Outcome],
+    step: &str,
+    not_here: &[(String, String)],
+) -> u8 {
     let ui = cx.ui;
     for o in outcomes {
         for f in &o.failures {
@@ -85,6 +93,11 @@ pub fn conclude(cx: &Context, fork: &Fork, outcomes: &[Outcome]) -> u8 {
         per_engine.push(json!({"engine": o.engine, "passed": o.counts.map(|c| c.0), "failed": o.counts.map(|c| c.1),
             "skipped": o.counts.map(|c| c.2), "seconds": o.secs, "ran": ran(o)}));
     }
+    for (name, why) in not_here {
+        ui.result(format!("  {name}: not run: {why}"));
+        per_engine.push(json!({"engine": name, "ran": false, "why": why}));
+        not_run.push(name.clone());
+    }
     // A share that failed in any way (a test, a package that did not build) fails the whole.
     let failed = f > 0
         || !not_run.is_empty()
@@ -92,7 +105,7 @@ pub fn conclude(cx: &Context, fork: &Fork, outcomes: &[Outcome]) -> u8 {
             .iter()
             .any(|o| !o.units.is_empty() && o.code != Some(0));
     ui.event(
-        json!({"step": "test integration", "status": if failed { "failed" } else { "ok" },
+        json!({"step": step, "status": if failed { "failed" } else { "ok" },
         "passed": p, "failed": f, "skipped": s, "engines": per_engine, "not_run": not_run}),
     );
     ui.result(format!("{p} passed, {f} failed, {s} skipped"));

@@ -7,9 +7,9 @@
 //! name and whose `--json` events are gathered (`run.rs`) into one summary (`merge.rs`). A signal
 //! reaches every child once (a second one once more, to hurry them); the parent waits for all.
 
-mod merge;
-mod plan;
-mod run;
+pub mod merge;
+pub mod plan;
+pub mod run;
 pub mod share;
 
 use anyhow::{bail, Result};
@@ -21,17 +21,7 @@ use crate::flags;
 /// The split run of `t` over `t.engines`, with the directories `dirs` (checked, `./…`).
 pub async fn run(cx: &Context, t: &flags::TestIntegration, dirs: &[String]) -> Result<u8> {
     let fork = crate::fork::open(&cx.opts)?;
-    let mut engines: Vec<String> = Vec::new();
-    for e in &t.engines {
-        let e = e.trim();
-        if e.is_empty() {
-            bail!("--engines: an empty name; give docker context names, DOCKER_HOST URLs or `local`, joined by commas");
-        }
-        if engines.iter().any(|x| x == e) {
-            bail!("--engines: {e} is named twice");
-        }
-        engines.push(e.to_string());
-    }
+    let engines = engine_names(&t.engines)?;
     let pieces = fork.integration_pieces(dirs, t.run.as_deref());
     if pieces.is_empty() {
         bail!(
@@ -69,7 +59,7 @@ pub async fn run(cx: &Context, t: &flags::TestIntegration, dirs: &[String]) -> R
         cx.ui
             .event(json!({"step": "plan", "engine": s.engine, "units": units}));
     }
-    let outcomes = run::all(cx, &fork, t, &shares).await?;
+    let outcomes = run::all(cx, &shares, &|s| run::integration_child(cx, &fork, t, s)).await?;
     let new_times: Vec<(String, f64)> = outcomes.iter().flat_map(|o| o.times.clone()).collect();
     if let Err(e) = plan::write_times(&fork, &new_times) {
         cx.ui
@@ -78,5 +68,27 @@ pub async fn run(cx: &Context, t: &flags::TestIntegration, dirs: &[String]) -> R
     if let Some(sig) = cx.cancel.signal() {
         return Err(crate::cancel::Interrupted(sig).into());
     }
-    Ok(merge::conclude(cx, &fork, &outcomes))
+    Ok(merge::conclude(
+        cx,
+        &fork,
+        &outcomes,
+        "test integration",
+        &[],
+    ))
+}
+
+/// The engines `--engines` names, checked: none empty, none twice.
+pub fn engine_names(given: &[String]) -> Result<Vec<String>> {
+    let mut engines: Vec<String> = Vec::new();
+    for e in given {
+        let e = e.trim();
+        if e.is_empty() {
+            bail!("--engines: an empty name; give docker context names, DOCKER_HOST URLs or `local`, joined by commas");
+        }
+        if engines.iter().any(|x| x == e) {
+            bail!("--engines: {e} is named twice");
+        }
+        engines.push(e.to_string());
+    }
+    Ok(engines)
 }

@@ -44,15 +44,14 @@ pub struct Outcome {
 /// is awaited before this returns, on every path: a start that fails stops those already started.
 pub async fn all(
     cx: &Context,
-    fork: &Fork,
-    t: &flags::TestIntegration,
     shares: &[Share],
+    command: &dyn Fn(&Share) -> Result<Command>,
 ) -> Result<Vec<Outcome>> {
     let mut pids = Vec::new();
     let mut tasks = Vec::new();
     let mut started = Ok(());
     for s in shares.iter().filter(|s| !s.units.is_empty()) {
-        started = start(cx, fork, t, s, &mut pids, &mut tasks).await;
+        started = start(cx, s, command, &mut pids, &mut tasks).await;
         if started.is_err() {
             signal(&pids, crate::cancel::Sig::Term);
             break;
@@ -83,13 +82,12 @@ type Task = tokio::task::JoinHandle<Outcome>;
 /// output (and awaits it) into `tasks`.
 async fn start(
     cx: &Context,
-    fork: &Fork,
-    t: &flags::TestIntegration,
     s: &Share,
+    command: &dyn Fn(&Share) -> Result<Command>,
     pids: &mut Vec<u32>,
     tasks: &mut Vec<Task>,
 ) -> Result<()> {
-    let mut child = command(cx, fork, t, s)?
+    let mut child = command(s)?
         .spawn()
         .context("cannot start this program again for an engine's share")?;
     pids.extend(child.id());
@@ -174,16 +172,15 @@ async fn wait_all(
     }
 }
 
-/// The child for one share: this program, against the engine the name says (`local`: the one
-/// this command would use; a URL: `DOCKER_HOST`; else a docker context).
-fn command(cx: &Context, fork: &Fork, t: &flags::TestIntegration, s: &Share) -> Result<Command> {
+/// This program again, with `--json`, against engine `e` (`local`: the one this command
+/// would use; a URL: `DOCKER_HOST`; else a docker context); the task's arguments follow.
+pub fn child(cx: &Context, e: &str) -> Result<Command> {
     let exe = std::env::current_exe().context("cannot find this program to start it per engine")?;
     let mut c = Command::new(exe);
     c.arg("--json");
     if cx.ui.verbosity == Verbosity::Verbose {
         c.arg("--verbose");
     }
-    let e = s.engine.as_str();
     if e == "local" {
         if let Some(ctx) = &cx.docker_context {
             c.args(["--context", ctx]);
@@ -193,24 +190,42 @@ fn command(cx: &Context, fork: &Fork, t: &flags::TestIntegration, s: &Share) -> 
     } else {
         c.args(["--context", e]);
     }
-    c.args(["test", "integration", "--fork", fork.root.as_str()]);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    Ok(c)
+}
+
+/// The fork options this command was given, for a child.
+pub fn fork_args(cx: &Context, fork: &Fork) -> Vec<String> {
+    let mut a = vec!["--fork".to_string(), fork.root.to_string()];
     if let Some(image) = &cx.opts.image.image {
-        c.arg(format!("--image={image}"));
+        a.push(format!("--image={image}"));
     }
     if let Some(commit) = &cx.opts.commit.commit {
-        c.arg(format!("--commit={commit}"));
+        a.push(format!("--commit={commit}"));
     }
+    a
+}
+
+/// The child for one share of a split integration run.
+pub fn integration_child(
+    cx: &Context,
+    fork: &Fork,
+    t: &flags::TestIntegration,
+    s: &Share,
+) -> Result<Command> {
+    let e = s.engine.as_str();
+    let mut c = child(cx, e)?;
+    c.args(["test", "integration"]).args(fork_args(cx, fork));
     let units: Vec<String> = s.units.iter().map(Unit::key).collect();
     c.arg(format!("--shard-name={e}"));
     c.arg(format!("--shard-units={}", units.join(",")));
     if let Some(re) = &t.run {
         c.arg(format!("--run={re}"));
     }
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
     Ok(c)
 }
 
@@ -221,7 +236,7 @@ fn take(out: &mut Outcome, ev: &Value) {
     match (s("step"), s("status")) {
         (_, Some("error")) => out.error = s("message").map(str::to_string),
         (Some("test"), Some("failed")) => out.failures.push(ev.clone()),
-        (Some("test integration"), Some(_)) => {
+        (Some("test integration" | "test unit" | "validate" | "ci run"), Some(_)) => {
             out.counts = Some((n("passed"), n("failed"), n("skipped")))
         }
         (Some("share"), _) => {

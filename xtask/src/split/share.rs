@@ -144,6 +144,7 @@ pub fn unit_times(report: &str, units: &[Unit]) -> Vec<(String, f64)> {
             }
             Unit::CliSuite(name) => test == name && pkg.ends_with("integration-cli"),
             Unit::Cli => test.is_empty() && pkg.ends_with("integration-cli"),
+            Unit::Job(_) => false,
         });
         if let Some(u) = found {
             times.push((u.key(), secs));

@@ -3,6 +3,7 @@
 
 mod adopt;
 mod binary;
+mod ci;
 mod clean;
 mod doctor;
 mod down;

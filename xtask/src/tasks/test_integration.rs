@@ -210,7 +210,7 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
     }
     test_daemon::clean(w, &rel).await?;
     if code != 0 && json.is_empty() && logs.is_empty() {
-        test_daemon::explain(w, &out);
+        test_daemon::explain(w, &out, &selected(w, it));
     }
     let mut summary = if !json.is_empty() {
         Some(summarize(&json.join("\n")))
@@ -234,6 +234,21 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
     }
     let secs = t.elapsed().as_secs_f64();
     Ok(conclude(cx, "test integration", &cmd, summary, code, secs))
+}
+
+/// The suites a run selects, as its variables say: `./integration-cli` alone when the
+/// `integration/` suites are skipped, the directories asked for, else all.
+fn selected(w: &Work<'_>, it: &IntegrationTests) -> String {
+    let spec = &w.dev.spec;
+    let set = |v: &Option<String>| v.as_deref().is_some_and(|v| spec.has_env(v));
+    if set(&it.dirs.skip_var) {
+        return "./integration-cli".into();
+    }
+    match it.dirs.var.as_deref().and_then(|v| spec.env_value(v)) {
+        Some(dirs) => dirs.to_string(),
+        None if set(&it.dirs.skip_cli_var) => "the integration/ suites".into(),
+        None => "the integration suites".into(),
+    }
 }
 
 /// gotestsum's per-suite reports in the bundle's directory (`*-go-test-report.json`).

@@ -59,6 +59,11 @@ impl flags::Validate {
                 Ok((passed, failed))
             })
             .await?;
+        let status = if failed == 0 { "ok" } else { "failed" };
+        cx.ui.event(
+            json!({"step": "validate", "status": status, "passed": passed,
+            "failed": failed, "skipped": 0}),
+        );
         cx.ui.result(format!("{passed} passed, {failed} failed"));
         Ok(if failed == 0 { 0 } else { 1 })
     }
