@@ -101,6 +101,7 @@ fn ci_jobs_on_debian_moby_26_1_5() -> Result<()> {
         stdout.contains("integration/userns@graphdriver: 2 passed, 0 failed, 0 skipped"),
         "{stdout}"
     );
+    println!("{stdout}");
     let opts = fs_err::read_to_string(
         g.fork
             .join("bundles/test-integration/xtask-security-options"),
@@ -198,7 +199,10 @@ fn cli_shard(g: &GitFork, image: &str) -> Result<()> {
         test_summary(&stdout).is_some_and(|(p, f, _)| p >= 1 && f == 0),
         "{stdout}"
     );
-    ensure!(stdout.contains(&format!("{shard}@graphdriver: ")), "{stdout}");
+    ensure!(
+        stdout.contains(&format!("{shard}@graphdriver: ")),
+        "{stdout}"
+    );
     ensure!(
         stderr.contains("TestDockerCLIInfoSuite/TestInfoEnsureSucceeds"),
         "the test asked for did not run:\n{stderr}"

@@ -247,7 +247,11 @@ fn integration_suites_split_over_three_engines() -> Result<()> {
                 fs_err::copy(e.path(), to.join(e.file_name()))?;
             }
             let chown = Command::new("chown")
-                .args(["-R", &format!("{OWNER}:{OWNER}"), g.fork.join(".github").as_str()])
+                .args([
+                    "-R",
+                    &format!("{OWNER}:{OWNER}"),
+                    g.fork.join(".github").as_str(),
+                ])
                 .status()?;
             ensure!(chown.success());
             let args = [

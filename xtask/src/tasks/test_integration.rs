@@ -209,9 +209,6 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
         }
     }
     test_daemon::clean(w, &rel).await?;
-    if code != 0 && json.is_empty() && logs.is_empty() {
-        test_daemon::explain(w, &out, &selected(w, it));
-    }
     let mut summary = if !json.is_empty() {
         Some(summarize(&json.join("\n")))
     } else if !logs.is_empty() {
@@ -219,6 +216,13 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
     } else {
         None
     };
+    // Failed with no test counted (the era's test.log may hold only the build's lines).
+    let none_ran = summary
+        .as_ref()
+        .is_none_or(|s| s.passed + s.failed + s.skipped == 0 && s.broken.is_empty());
+    if code != 0 && json.is_empty() && none_ran {
+        test_daemon::explain(w, &out, &selected(w, it));
+    }
     if !broken.is_empty() {
         summary
             .get_or_insert_with(Default::default)
