@@ -10,7 +10,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use tests::{copy_tree, fixture_fork, text, Scratch, Steps, Xtask, NO_DAEMON};
 
 /// The rows of [`cases`]: all of them must run, each once (a row added or removed changes this).
-const CASES: usize = 71;
+const CASES: usize = 75;
 
 /// One bad input: the arguments (`{fork}` stands for the case's fork), its environment, how its
 /// fork is prepared, the exit code and a phrase of the message.
@@ -41,6 +41,20 @@ fn write(fork: &Utf8Path, rel: &str, content: &[u8]) {
         std::fs::create_dir_all(d).unwrap();
     }
     std::fs::write(p, content).unwrap();
+}
+
+/// v26.1.5's real workflow files (hack-compat's fixture) into the fork.
+fn workflows(fork: &Utf8Path) {
+    let from = Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../hack-compat/tests/fixtures/ci/v26.1.5/.github/workflows");
+    for e in from.read_dir_utf8().unwrap() {
+        let e = e.unwrap();
+        write(
+            fork,
+            &format!(".github/workflows/{}", e.file_name()),
+            &std::fs::read(e.path()).unwrap(),
+        );
+    }
 }
 
 fn git_init(fork: &Utf8Path) {
@@ -199,6 +213,15 @@ fn cases() -> Vec<Case> {
             Setup::E4With(|f| { git_init(f); std::fs::create_dir_all(f.join(".git/hooks/pre-commit")).unwrap(); })),
         with_setup(case("uninstall a foreign hook", &["--fork", "{fork}", "hooks", "uninstall"], 1, "left alone"),
             Setup::E4With(|f| { git_init(f); write(f, ".git/hooks/pre-commit", b"#!/bin/sh\nexit 0\n"); })),
+        // The fork's CI: a job it does not define, a fork with no workflow, `--run` on a validate
+        // job, a workflow that is not YAML.
+        with_setup(case("ci: no such job", &["--fork", "{fork}", "ci", "run", "integration/nope"], 1, "no such job in this fork's CI"),
+            Setup::E4With(workflows)),
+        case("ci: no workflows", &["--fork", "{fork}", "ci", "run", "unit"], 1, "has no .github/workflows/test.yml"),
+        with_setup(case("ci: --run on a validate job", &["--fork", "{fork}", "ci", "run", "validate/pkg-imports", "--run", "X"], 1, "no tests to narrow"),
+            Setup::E4With(workflows)),
+        with_setup(case("ci: a workflow that is not YAML", &["--fork", "{fork}", "ci", "list"], 1, "is not valid YAML"),
+            Setup::E4With(|f| write(f, ".github/workflows/test.yml", b"jobs: [unclosed\n"))),
         // A directory that is no fork, nor inside one.
         case("fork inside a non-fork", &["--fork", "/usr/share", "binary", "--dry-run"], 1, "is not a moby checkout"),
     ]

@@ -85,7 +85,88 @@ fn integration_test_by_name_on_debian_moby_20_10_24() -> Result<()> {
     );
     let image = MOBY_2010.suites_dev_image("debian:bullseye-slim")?;
     one_integration_test(&g, &image)?;
-    twice_in_a_row(&g, &image)
+    twice_in_a_row(&g, &image)?;
+    flaky_and_repeated(&g, &image)
+}
+
+/// A test of the fork's own package that fails on its first run and passes after (a marker
+/// file in its package directory, where the fork's script runs it).
+const FLAKY_TEST: &str = r#"package system
+
+import (
+	"os"
+	"testing"
+)
+
+func TestXtaskFlaky(t *testing.T) {
+	if _, err := os.Stat("xtask-flaky-marker"); err != nil {
+		_ = os.WriteFile("xtask-flaky-marker", nil, 0o644)
+		t.Fatal("the first attempt fails on purpose")
+	}
+}
+"#;
+
+/// `--rerun-fails`: the flaky test named, exit 1; with `--allow-flaky`, exit 0; `--count 3`:
+/// three runs of the test, counted.
+fn flaky_and_repeated(g: &GitFork, image: &str) -> Result<()> {
+    let dir = g.fork.join("integration/system");
+    fs_err::write(dir.join("xtask_flaky_test.go"), FLAKY_TEST)?;
+    let marker = dir.join("xtask-flaky-marker");
+    let run = [
+        "test",
+        "integration",
+        "--run",
+        "TestXtaskFlaky",
+        "--rerun-fails",
+    ];
+    for allow in [false, true] {
+        let _ = fs_err::remove_file(&marker);
+        let mut args = run.to_vec();
+        if allow {
+            args.push("--allow-flaky");
+        }
+        let out = g.xtask(image, &args, ENV);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        let want = if allow { 0 } else { 1 };
+        ensure!(
+            out.status.code() == Some(want),
+            "{args:?}:\n{stdout}\n{stderr}"
+        );
+        ensure!(
+            stdout.contains("0 passed, 1 failed, 0 skipped (attempt 1)")
+                && stdout.contains("1 passed, 0 failed, 0 skipped (attempt 2)"),
+            "{stdout}"
+        );
+        ensure!(
+            stdout.lines().any(|l| l.starts_with("FLAKY ")
+                && l.ends_with("TestXtaskFlaky: failed, then passed on attempt 2")),
+            "{stdout}"
+        );
+        ensure!(test_summary(&stdout) == Some((1, 0, 0)), "{stdout}");
+    }
+    let out = g.xtask(
+        image,
+        &[
+            "test",
+            "integration",
+            "--run",
+            "TestVersion",
+            "--count",
+            "3",
+            "integration/system",
+        ],
+        ENV,
+    );
+    let stdout = text(&out.stdout);
+    ensure!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    ensure!(test_summary(&stdout) == Some((3, 0, 0)), "{stdout}");
+    ensure!(
+        stdout.contains("1 test(s), each run 3 times: 0 failed at least once"),
+        "{stdout}"
+    );
+    fs_err::remove_file(dir.join("xtask_flaky_test.go"))?;
+    let _ = fs_err::remove_file(&marker);
+    Ok(())
 }
 
 /// The same run twice: both pass, and afterwards no test daemon and no mount under the fork

@@ -18,6 +18,10 @@ pub enum Error {
         path: Utf8PathBuf,
         why: String,
     },
+    MissingWorkflow {
+        job: String,
+        path: Utf8PathBuf,
+    },
     Io(std::io::Error),
 }
 
@@ -45,6 +49,10 @@ impl fmt::Display for Error {
             Error::MissingVersionFile(p) => write!(
                 f,
                 "this fork's hack/make.sh writes bundles/$VERSION/… and reads {p}, which is missing or empty: restore it"
+            ),
+            Error::MissingWorkflow { job, path } => write!(
+                f,
+                ".github/workflows/test.yml: job `{job}` calls {path}, which is missing: restore it (`git checkout -- {path}`)"
             ),
             Error::BadWorkflow { path, why } => write!(
                 f,

@@ -30,7 +30,14 @@ pub(super) fn jobs(root: &Utf8Path, p: Platform) -> Result<(Vec<Utf8PathBuf>, Ve
             merge(&mut out, top.jobs_of(key, job));
             continue;
         };
-        let callee = yaml::load(&root.join(DIR).join(called))?;
+        let path = root.join(DIR).join(called);
+        if !path.is_file() {
+            return Err(Error::MissingWorkflow {
+                job: key.clone(),
+                path: Utf8PathBuf::from(DIR).join(called),
+            });
+        }
+        let callee = yaml::load(&path)?;
         let rel = Utf8PathBuf::from(DIR).join(called);
         if !files.contains(&rel) {
             files.push(rel);

@@ -1,10 +1,12 @@
 //! What tasks share, so that no task calls another: the build, the install, the nested daemon,
 //! the build's summary and record, and the test report.
 
+pub mod attempts;
 pub mod build;
 pub mod build_record;
 pub mod ci_job;
 pub mod daemon;
+pub mod frozen;
 pub mod hashed;
 pub mod inputs;
 pub mod install;

@@ -13,6 +13,8 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Each test that passed (package, name), once per run.
+    pub passes: Vec<(String, String)>,
     pub failures: Vec<Failure>,
     /// Packages that failed outside any test (they did not build, or a test binary crashed).
     pub broken: Vec<Failure>,
@@ -78,7 +80,10 @@ pub fn summarize(report: &str) -> Summary {
                         .push(out.trim_end().to_string());
                 }
             }
-            "pass" if !test.is_empty() => s.passed += 1,
+            "pass" if !test.is_empty() => {
+                s.passed += 1;
+                s.passes.push((package, test));
+            }
             "skip" if !test.is_empty() => s.skipped += 1,
             "fail" => {
                 let mut output = match test.is_empty() {
@@ -128,7 +133,10 @@ pub fn summarize_log(log: &str) -> Summary {
             continue;
         }
         match verdict {
-            "PASS" => s.passed += 1,
+            "PASS" => {
+                s.passed += 1;
+                s.passes.push((String::new(), name));
+            }
             "SKIP" | "MISS" => s.skipped += 1,
             "FAIL" | "PANIC" => {
                 s.failed += 1;
@@ -148,15 +156,18 @@ pub fn summarize_log(log: &str) -> Summary {
 /// skipped` alone on its line, and return the exit code: 1 when a test failed or the fork's
 /// command exited non-zero (whatever was counted). Without a summary (no report), the exit code
 /// decides.
+/// `attempt`: the number of this run where there are reruns: its events carry it, its
+/// counts line says it (the closing line of all attempts is then the reruns' own).
 pub fn conclude(
     cx: &Context,
     step: &str,
     cmd: &str,
-    summary: Option<Summary>,
+    summary: Option<&Summary>,
     code: i64,
     secs: f64,
+    attempt: Option<u32>,
 ) -> u8 {
-    let exit = verdict(summary.as_ref(), code);
+    let exit = verdict(summary, code);
     let Some(s) = summary else {
         if code == 0 {
             cx.ui.result(format!(
@@ -170,7 +181,7 @@ pub fn conclude(
         return 1;
     };
     for f in s.failures.iter().chain(&s.broken) {
-        show(cx, f);
+        show(cx, f, attempt);
     }
     let failed = s.failed > 0 || !s.broken.is_empty();
     if code != 0 && !failed {
@@ -186,12 +197,17 @@ pub fn conclude(
     }
     cx.ui.event(
         json!({"step": step, "status": if exit != 0 { "failed" } else { "ok" },
-        "passed": s.passed, "failed": s.failed, "skipped": s.skipped, "seconds": secs}),
+        "passed": s.passed, "failed": s.failed, "skipped": s.skipped, "seconds": secs,
+        "attempt": attempt}),
     );
-    cx.ui.result(format!(
+    let counts = format!(
         "{} passed, {} failed, {} skipped",
         s.passed, s.failed, s.skipped
-    ));
+    );
+    cx.ui.result(match attempt {
+        Some(n) => format!("{counts} (attempt {n})"),
+        None => counts,
+    });
     exit
 }
 
@@ -203,7 +219,7 @@ fn verdict(summary: Option<&Summary>, code: i64) -> u8 {
     u8::from(failed || code != 0)
 }
 
-fn show(cx: &Context, f: &Failure) {
+fn show(cx: &Context, f: &Failure, attempt: Option<u32>) {
     let what = match (f.package.is_empty(), f.test.is_empty()) {
         (_, true) => format!(
             "FAIL {} (the package did not build or its test binary broke)",
@@ -216,7 +232,10 @@ fn show(cx: &Context, f: &Failure) {
     for line in &f.output {
         cx.ui.result(format!("    {line}"));
     }
-    cx.ui.event(json!({"step": "test", "status": "failed", "package": f.package, "test": f.test, "output": f.output}));
+    cx.ui.event(
+        json!({"step": "test", "status": "failed", "package": f.package, "test": f.test,
+        "output": f.output, "attempt": attempt}),
+    );
 }
 
 #[cfg(test)]

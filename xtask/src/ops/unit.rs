@@ -1,12 +1,14 @@
 //! One run of the fork's unit tests (`make test-unit`'s command) in the dev container: the
 //! packages checked to exist in the fork and the tools its script runs checked to be in the dev
 //! image before anything runs; `TESTDIRS` and `TESTFLAGS` for this run; then the summary from
-//! the run's report. `test unit` runs it once, `test unit --watch` after every change.
+//! the run's report. `test unit` runs it once (and again for what failed, with reruns), `test
+//! unit --watch` after every change.
 
 use anyhow::{bail, Result};
 use hack_compat::Fork;
 
-use super::test_report::{conclude, summarize};
+use super::attempts::{self, Attempt, Policy};
+use super::test_report::summarize;
 use crate::dev::{Output, Work};
 
 /// `PKG…` as `go test` names them (`./pkg/stringid`, `./daemon/...`): each must be a directory
@@ -48,8 +50,69 @@ async fn check_tools(w: &Work<'_>) -> Result<()> {
 
 /// Run the unit tests of `pkgs` (all, when empty) with `flags`; the exit code `test unit` gives.
 pub async fn run(w: &Work<'_>, cmd: &[String], pkgs: &[String], flags: &[String]) -> Result<u8> {
-    let (cx, dev) = (w.cx, w.dev);
+    run_with(w, cmd, pkgs, flags, Policy::default()).await
+}
+
+/// [`run`], with reruns of what failed and repeats as `policy` says.
+pub async fn run_with(
+    w: &Work<'_>,
+    cmd: &[String],
+    pkgs: &[String],
+    flags: &[String],
+    policy: Policy,
+) -> Result<u8> {
     check_tools(w).await?;
+    let mut flags = flags.to_vec();
+    if policy.count > 1 {
+        flags.push(format!("-test.count={}", policy.count));
+    }
+    let root = w.dev.fork.root.clone();
+    attempts::run(
+        w.cx,
+        "test unit",
+        &cmd.join(" "),
+        policy,
+        async |again| match again {
+            None => once(w, cmd, pkgs, &flags).await,
+            Some(failed) => {
+                let mut dirs: Vec<String> = failed
+                    .iter()
+                    .map(|f| package_dir(&root, &f.package))
+                    .collect();
+                dirs.sort();
+                dirs.dedup();
+                let names: Vec<&str> = failed.iter().map(|f| f.test.as_str()).collect();
+                let mut only: Vec<String> = flags
+                    .iter()
+                    .filter(|f| {
+                        !f.starts_with("-test.run")
+                            && !f.starts_with("-run")
+                            && !f.starts_with("-test.count")
+                    })
+                    .cloned()
+                    .collect();
+                only.push(format!("-test.run={}", attempts::test_run(&names)));
+                once(w, cmd, &dirs, &only).await
+            }
+        },
+    )
+    .await
+}
+
+/// The fork's directory of a Go import path (`github.com/docker/docker/pkg/stringid` →
+/// `./pkg/stringid`): its shortest ending that is a directory of the fork.
+fn package_dir(root: &camino::Utf8Path, import: &str) -> String {
+    let parts: Vec<&str> = import.split('/').collect();
+    (0..parts.len())
+        .rev()
+        .map(|i| parts[i..].join("/"))
+        .find(|rel| root.join(rel).is_dir())
+        .map_or_else(|| import.to_string(), |rel| format!("./{rel}"))
+}
+
+/// One run of the unit tests: its exit code and report.
+async fn once(w: &Work<'_>, cmd: &[String], pkgs: &[String], flags: &[String]) -> Result<Attempt> {
+    let (cx, dev) = (w.cx, w.dev);
     let mut env = Vec::new();
     for (name, value) in [("TESTDIRS", pkgs.join(" ")), ("TESTFLAGS", flags.join(" "))] {
         if !value.is_empty() {
@@ -76,14 +139,9 @@ pub async fn run(w: &Work<'_>, cmd: &[String], pkgs: &[String], flags: &[String]
     crate::fail::point("after-tests").await?;
     // On an engine elsewhere the report is here only once bundles/ came back.
     w.hand_back().await?;
-    let summary = std::fs::read_to_string(&report).ok().map(|t| summarize(&t));
-    let secs = t.elapsed().as_secs_f64();
-    Ok(conclude(
-        cx,
-        "test unit",
-        &cmd.join(" "),
-        summary,
-        ran.code,
-        secs,
-    ))
+    Ok(Attempt {
+        code: ran.code,
+        summary: std::fs::read_to_string(&report).ok().map(|t| summarize(&t)),
+        secs: t.elapsed().as_secs_f64(),
+    })
 }

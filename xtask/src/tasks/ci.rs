@@ -134,6 +134,10 @@ impl flags::CiRun {
             bail!("{line}");
         }
         let storage = self.storage.map(flags::Storage::name);
+        // The names and the narrowing checked before the engine is asked anything.
+        for j in ci_job::select(&ci.jobs, &self.jobs, storage)? {
+            ci_job::invocation(j, &fork, self.run.as_deref())?;
+        }
         // A dry run needs no daemon: without one, this machine's arch, and cgroup v2 assumed.
         let facts = match (self.dry_run, engine_facts(cx).await) {
             (_, Ok(f)) => f,

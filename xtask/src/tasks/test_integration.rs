@@ -8,7 +8,7 @@
 //! summary as `test unit`, read from gotestsum's reports (or the era's `test.log`).
 
 use anyhow::{bail, Result};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use hack_compat::{Filter, IntegrationTests, Unit};
 use serde_json::json;
 
@@ -16,9 +16,10 @@ use crate::cancel::DAEMON_STOP;
 use crate::context::Context;
 use crate::dev::{Dev, Output, Work};
 use crate::flags;
-use crate::ops::daemon;
+use crate::ops::attempts::{self, Attempt, Failed, Policy};
 use crate::ops::test_daemon;
-use crate::ops::test_report::{conclude, summarize, summarize_log, Failure};
+use crate::ops::test_report::{summarize, summarize_log, Failure};
+use crate::ops::{daemon, frozen};
 use crate::source::Source;
 use crate::split::{self, share};
 
@@ -40,11 +41,15 @@ impl flags::TestIntegration {
                 );
             }
         }
+        let policy = Policy::new(self.rerun_fails, self.allow_flaky, self.count);
         if !self.engines.is_empty() {
+            if self.rerun_fails.is_some() || self.count.is_some() {
+                bail!("--rerun-fails and --count run on one engine: leave out --engines");
+            }
             return split::run(cx, &self, &dirs).await;
         }
         let parts = if self.shard_units.is_empty() {
-            plain(&mut dev, &it, &dirs, self.run.as_deref());
+            plain(&mut dev, &it, &dirs, self.run.as_deref(), policy.count);
             vec![share::Part {
                 env: Vec::new(),
                 units: Vec::new(),
@@ -60,9 +65,99 @@ impl flags::TestIntegration {
             dev.shard = Some(self.shard_name.clone().unwrap_or_else(|| "shard".into()));
             share::parts(&it, &units, self.run.as_deref())?
         };
-        dev.work(cx, false, async |w| suites(w, &it, &parts).await)
+        let cmd = it.command.join(" ");
+        let root = dev.fork.root.clone();
+        dev.work(cx, false, async |w| {
+            attempts::run(
+                cx,
+                "test integration",
+                &cmd,
+                policy,
+                async |again| match again {
+                    None => suites(w, &it, &parts, true).await,
+                    Some(failed) => suites(w, &it, &rerun_parts(&root, &it, failed)?, false).await,
+                },
+            )
             .await
+        })
+        .await
     }
+}
+
+/// The runs that select `failed` again: their `integration/` directories with their names
+/// (as `--run` would give them), and their integration-cli suites with the tests in them.
+fn rerun_parts(
+    root: &Utf8Path,
+    it: &IntegrationTests,
+    failed: &[Failed],
+) -> Result<Vec<share::Part>> {
+    let (cli, dirs): (Vec<&Failed>, Vec<&Failed>) = failed
+        .iter()
+        .partition(|f| f.package.ends_with("integration-cli"));
+    let mut parts = Vec::new();
+    if !dirs.is_empty() {
+        let mut units: Vec<Unit> = dirs
+            .iter()
+            .filter_map(|f| {
+                // `amd64.integration.system` is ./integration/system.
+                let rel = f
+                    .package
+                    .split_once('.')
+                    .map(|(_, r)| r.replace('.', "/"))?;
+                root.join(&rel)
+                    .is_dir()
+                    .then(|| Unit::Dir(format!("./{rel}")))
+            })
+            .collect();
+        units.sort();
+        units.dedup();
+        let names: Vec<&str> = dirs.iter().map(|f| f.test.as_str()).collect();
+        let re = match it.filter {
+            // `hack/make/` greps for the names: no anchors.
+            Filter::TestFilter => names.join("|"),
+            Filter::TestFlags(_) => attempts::test_run(&names),
+        };
+        match units.is_empty() {
+            true => plain_parts(it, &re, &mut parts),
+            false => parts.extend(share::parts(it, &units, Some(&re))?),
+        }
+    }
+    if !cli.is_empty() {
+        let suites: Vec<Unit> = cli
+            .iter()
+            .filter_map(|f| {
+                f.test
+                    .split_once('/')
+                    .map(|(s, _)| Unit::CliSuite(s.to_string()))
+            })
+            .collect();
+        let subs: Vec<&str> = cli
+            .iter()
+            .filter_map(|f| f.test.split_once('/').map(|(_, t)| t))
+            .collect();
+        let re = format!("^({})$", subs.join("|"));
+        match suites.is_empty() {
+            true => plain_parts(
+                it,
+                &attempts::test_run(&cli.iter().map(|f| f.test.as_str()).collect::<Vec<_>>()),
+                &mut parts,
+            ),
+            false => parts.extend(share::parts(it, &suites, Some(&re))?),
+        }
+    }
+    Ok(parts)
+}
+
+/// A rerun of the whole selection narrowed to `re` (a fork that takes no directories).
+fn plain_parts(it: &IntegrationTests, re: &str, parts: &mut Vec<share::Part>) {
+    let env = match it.filter {
+        Filter::TestFilter => format!("TEST_FILTER={re}"),
+        Filter::TestFlags(flag) => format!("TESTFLAGS={flag} {re}"),
+    };
+    parts.push(share::Part {
+        env: vec![env],
+        units: Vec::new(),
+    });
 }
 
 /// The directories named on the command line, checked to be the fork's (`./…`).
@@ -87,8 +182,9 @@ fn fork_dirs(dev: &Dev, it: &IntegrationTests, given: &[String]) -> Result<Vec<S
     Ok(dirs)
 }
 
-/// One engine, the whole selection: the variables `make test-integration` would get.
-fn plain(dev: &mut Dev, it: &IntegrationTests, dirs: &[String], run: Option<&str>) {
+/// One engine, the whole selection: the variables `make test-integration` would get, and
+/// `-test.count` for `--count`.
+fn plain(dev: &mut Dev, it: &IntegrationTests, dirs: &[String], run: Option<&str>, count: u32) {
     if let Some(var) = &it.dirs.var {
         if !dirs.is_empty() {
             if let Some(skip) = &it.dirs.skip_cli_var {
@@ -105,13 +201,32 @@ fn plain(dev: &mut Dev, it: &IntegrationTests, dirs: &[String], run: Option<&str
             Filter::TestFlags(flag) => dev.spec.set_env("TESTFLAGS", format!("{flag} {re}")),
         }
     }
+    if count > 1 {
+        let flags = dev
+            .spec
+            .env_value("TESTFLAGS")
+            .unwrap_or_default()
+            .to_string();
+        dev.spec.set_env(
+            "TESTFLAGS",
+            format!("{flags} -test.count={count}").trim().to_string(),
+        );
+    }
 }
 
-/// The frozen images checked, a daemon left up stopped, then each part's run and one summary.
-/// A share of a split run also says each unit's time and where its bundles came back to.
-async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> Result<u8> {
+/// The frozen images checked, a daemon left up stopped, then each part's run, read into one
+/// summary; `build`: the first part builds (a rerun tests the build it has). A share of a split
+/// run also says each unit's time and where its bundles came back to.
+async fn suites(
+    w: &Work<'_>,
+    it: &IntegrationTests,
+    parts: &[share::Part],
+    build: bool,
+) -> Result<Attempt> {
     let (cx, dev) = (w.cx, w.dev);
-    check_frozen(w, it).await?;
+    if build {
+        frozen::check(w, it).await?;
+    }
     // The suites use a daemon that already answers in the container (one `run` or
     // `smoke --keep-running` left up, of an older build) instead of starting the new one.
     daemon::stop(&w.exec(), cx.cancel.limit(DAEMON_STOP)).await?;
@@ -138,8 +253,8 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
     let mut broken = Vec::new();
     for (i, part) in parts.iter().enumerate() {
         // A second part tests against the daemon the first built: the build once per engine.
-        let (command, env) = match (i, it.command.first()) {
-            (1.., Some(make)) if make.ends_with("make.sh") && it.command.len() > 2 => {
+        let (command, env) = match (i > 0 || !build, it.command.first()) {
+            (true, Some(make)) if make.ends_with("make.sh") && it.command.len() > 2 => {
                 let mut env = part.env.clone();
                 env.push("KEEPBUNDLE=1".into());
                 (vec![make.clone(), it.bundle.clone()], env)
@@ -236,8 +351,11 @@ async fn suites(w: &Work<'_>, it: &IntegrationTests, parts: &[share::Part]) -> R
         cx.ui
             .event(json!({"step": "share", "times": times, "bundles": bundles}));
     }
-    let secs = t.elapsed().as_secs_f64();
-    Ok(conclude(cx, "test integration", &cmd, summary, code, secs))
+    Ok(Attempt {
+        code,
+        summary,
+        secs: t.elapsed().as_secs_f64(),
+    })
 }
 
 /// The suites a run selects, as its variables say: `./integration-cli` alone when the
@@ -267,85 +385,4 @@ fn reports(dir: &Utf8PathBuf) -> Vec<Utf8PathBuf> {
         .collect();
     found.sort();
     found
-}
-
-/// The frozen images the Dockerfile downloads must be in the directory the suites load them
-/// from, or the suites pull them. Missing ones with no registry in reach: an error naming them.
-async fn check_frozen(w: &Work<'_>, it: &IntegrationTests) -> Result<()> {
-    let cx = w.cx;
-    let Some(dir) = &it.frozen.dir else {
-        return Ok(());
-    };
-    let listed = w
-        .exec()
-        .script("frozen_list", &[dir], Output::Capture)
-        .await?
-        .text();
-    let present = saved_tags(&listed);
-    let missing: Vec<&String> = it
-        .frozen
-        .images
-        .iter()
-        .filter(|i| !present.contains(i))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let names = missing
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
-    if registry_answers(w).await? {
-        cx.ui.warn(format!(
-            "{dir} in the dev image lacks {names}: the suites will pull them"
-        ));
-        return Ok(());
-    }
-    bail!(
-        "the integration suites need the images {names} in {dir} of the dev image (the fork's \
-         Dockerfile downloads them with contrib/download-frozen-image-v2.sh), and no registry \
-         answers to pull them; put them there with `docker save {names} | tar -x -C <dir>` in \
-         an image of your own (then --image), or build the dev image where Docker Hub is reachable"
-    )
-}
-
-/// The `RepoTags` of a `docker save` index.
-fn saved_tags(manifest: &str) -> Vec<String> {
-    let Ok(serde_json::Value::Array(items)) = serde_json::from_str(manifest) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|i| i.get("RepoTags")?.as_array().cloned())
-        .flatten()
-        .filter_map(|t| t.as_str().map(str::to_string))
-        .collect()
-}
-
-/// Whether Docker Hub's registry answers where the suites would pull: from the dev container
-/// on the engine (behind its proxy, on its machine), not from here.
-async fn registry_answers(w: &Work<'_>) -> Result<bool> {
-    let said = w
-        .exec()
-        .script("registry_answers", &[], Output::Capture)
-        .await?
-        .text();
-    Ok(said.trim() == "yes")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tags_of_a_saved_index() {
-        let m = r#"[{"Config":"a.json","RepoTags":["busybox:latest","busybox:glibc"],"Layers":[]},{"RepoTags":["hello-world:latest"]}]"#;
-        assert_eq!(
-            saved_tags(m),
-            ["busybox:latest", "busybox:glibc", "hello-world:latest"]
-        );
-        assert!(saved_tags("").is_empty());
-        assert!(saved_tags("cat: no such file").is_empty());
-    }
 }

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use crate::context::Context;
 use crate::dev::Dev;
 use crate::flags;
+use crate::ops::attempts::Policy;
 use crate::ops::{live, unit};
 
 impl flags::TestUnit {
@@ -19,10 +20,11 @@ impl flags::TestUnit {
         unit::check_packages(&dev.fork, &self.pkgs)?;
         let mut flags: Vec<String> = self.run.iter().map(|r| format!("-test.run={r}")).collect();
         flags.extend(self.go_args.iter().cloned());
+        let policy = Policy::new(self.rerun_fails, self.allow_flaky, self.count);
         // The report is read under the work lock: another run would replace it.
         dev.work(cx, false, async |w| match self.watch {
             true => live::unit_watch(w, &cmd, &self.pkgs, &flags).await,
-            false => unit::run(w, &cmd, &self.pkgs, &flags).await,
+            false => unit::run_with(w, &cmd, &self.pkgs, &flags, policy).await,
         })
         .await
     }
