@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use tests::{test_summary, text, GitFork, Scratch, MOBY_2010, MOBY_2615};
+use tests::{owned_by, test_summary, text, GitFork, Running, Scratch, MOBY_2010, MOBY_2615};
 
 const OWNER: u32 = 1000;
 /// This host's outer daemon may use a driver that does not nest (fuse-overlayfs); the suites'
@@ -86,7 +86,72 @@ fn integration_test_by_name_on_debian_moby_20_10_24() -> Result<()> {
     let image = MOBY_2010.suites_dev_image("debian:bullseye-slim")?;
     one_integration_test(&g, &image)?;
     twice_in_a_row(&g, &image)?;
-    flaky_and_repeated(&g, &image)
+    flaky_and_repeated(&g, &image)?;
+    kept_daemon(&g, &image)
+}
+
+/// `--keep-daemon`: the first run starts the test daemon and leaves it; the second builds
+/// nothing, starts none (the same pid; the fork's own start line is not in its output) and
+/// passes; a Ctrl-C during a run leaves no daemon; `--keep-daemon=stop` when none runs says so.
+fn kept_daemon(g: &GitFork, image: &str) -> Result<()> {
+    let args = [
+        "test",
+        "integration",
+        "--keep-daemon",
+        "--run",
+        "TestVersion",
+        "integration/system",
+    ];
+    let pidfile = g.fork.join("bundles/.integration-daemon-start/docker.pid");
+    let out = g.xtask(image, &args, ENV);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    ensure!(out.status.success(), "first:\n{stdout}\n{stderr}");
+    ensure!(
+        stderr.contains("Starting a test daemon to keep"),
+        "{stderr}"
+    );
+    let first = fs_err::read_to_string(&pidfile)?.trim().to_string();
+    let out = g.xtask(image, &args, ENV);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    ensure!(out.status.success(), "second:\n{stdout}\n{stderr}");
+    ensure!(test_summary(&stdout) == Some((1, 0, 0)), "{stdout}");
+    ensure!(
+        stderr.contains(&format!("Reusing the kept test daemon (pid {first},"))
+            && stderr.contains("Fresh `hack/make.sh dynbinary`")
+            && !stderr.contains("Starting a test daemon"),
+        "{stderr}"
+    );
+    ensure!(
+        !stdout.contains("Starting dockerd"),
+        "the fork started a daemon:\n{stdout}"
+    );
+    ensure!(
+        fs_err::read_to_string(&pidfile)?.trim() == first,
+        "another pid"
+    );
+    owned_by(&g.fork, 1000)?;
+
+    // Ctrl-C while a run tests against the kept daemon: it goes too.
+    let mut all = vec!["--fork", g.fork.as_str(), "--image", image];
+    all.extend(args);
+    let mut env = ENV.to_vec();
+    env.push(("HOME", g.home.as_str()));
+    let mut run = Running::spawn(&all, &env)?;
+    run.wait_for("Testing", Duration::from_secs(120))?;
+    std::thread::sleep(Duration::from_secs(1));
+    run.signal("INT")?;
+    let (code, out) = run.finish(Duration::from_secs(120))?;
+    ensure!(code == Some(130), "exit {code:?}:\n{out}");
+    tests::nothing_runs_in_the_dev_container(&g.fork, "dockerd")?;
+    owned_by(&g.fork, 1000)?;
+    let out = g.xtask(image, &["test", "integration", "--keep-daemon=stop"], ENV);
+    ensure!(
+        out.status.success() && text(&out.stdout).contains("no kept test daemon runs"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    Ok(())
 }
 
 /// A test of the fork's own package that fails on its first run and passes after (a marker

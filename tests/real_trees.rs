@@ -31,6 +31,13 @@ fn moby_20_10_24_is_e4() -> Result<()> {
             && !f.accepts_bundle("binary-proxy")
     );
     ensure!(f.dev_target() == Some("dev") && f.image_tag_per_branch);
+    // Its suites can use a test daemon already running (`--keep-daemon`).
+    let th = f.integration.as_ref().and_then(|it| it.test_host.clone());
+    ensure!(
+        th.as_ref().is_some_and(|t| t.var == "DOCKER_TEST_HOST"
+            && t.start_bundles == [".integration-daemon-start", ".integration-daemon-setup"]),
+        "{th:?}"
+    );
     Ok(())
 }
 

@@ -18,6 +18,18 @@ pub struct IntegrationTests {
     pub dirs: DirChoice,
     /// The images the suites load instead of pulling.
     pub frozen: FrozenImages,
+    /// The variable with which the suites use a daemon already running instead of starting
+    /// one (`DOCKER_TEST_HOST`, read by `hack/make/.integration-daemon-start`, which then neither
+    /// starts nor, in `.integration-daemon-stop`, stops it), and the bundles that start one as
+    /// the suites would (`.integration-daemon-start .integration-daemon-setup`).
+    pub test_host: Option<TestHost>,
+}
+
+/// How the fork's scripts start a test daemon and use one already running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestHost {
+    pub var: String,
+    pub start_bundles: Vec<String>,
 }
 
 /// The variables `hack/make/` reads to choose integration directories.
@@ -114,6 +126,25 @@ pub(crate) fn read(
             images: frozen_images,
             dir: frozen_dir,
         },
+        test_host: test_host(files),
+    })
+}
+
+/// `DOCKER_TEST_HOST`, where both the start and the stop script honour it.
+fn test_host(files: &dyn Fn(&str) -> String) -> Option<TestHost> {
+    let start = files("hack/make/.integration-daemon-start");
+    let stop = files("hack/make/.integration-daemon-stop");
+    let var = "DOCKER_TEST_HOST";
+    if !start.contains(var) || !(stop.contains(var) || stop.contains("docker.pid")) {
+        return None;
+    }
+    let mut start_bundles = vec![".integration-daemon-start".to_string()];
+    if !files("hack/make/.integration-daemon-setup").is_empty() {
+        start_bundles.push(".integration-daemon-setup".to_string());
+    }
+    Some(TestHost {
+        var: var.to_string(),
+        start_bundles,
     })
 }
 

@@ -37,7 +37,7 @@ pub use daemon::{
 pub use era::Era;
 pub use error::Error;
 pub use exports::{ExportValue, MakeExport};
-pub use integration::{DirChoice, Filter, IntegrationTests};
+pub use integration::{DirChoice, Filter, IntegrationTests, TestHost};
 pub use make_model::MakeCond;
 pub use make_sh::{Checksum, CommitForm};
 pub use makefile::CacheMount;

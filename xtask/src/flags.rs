@@ -7,7 +7,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 mod ci;
 mod testing;
 pub use ci::{CiCmd, CiList, CiRun, Storage};
-pub use testing::{TestIntegration, TestKind, TestUnit};
+pub use testing::{KeepDaemon, TestIntegration, TestKind, TestUnit};
 
 /// Every help page starts with how to call it, as `cargo xtask …`.
 const HELP: &str = "{usage-heading} {usage}\n\n{about-with-newline}\n{all-args}{after-help}";
@@ -239,13 +239,16 @@ impl Task {
     }
 
     /// Whether the task runs until it is stopped: `run` (its daemon serves until Ctrl-C) and
-    /// `test unit --watch`.
+    /// `test unit --watch`, `test integration --watch`.
     pub fn until_stopped(&self) -> bool {
         matches!(
             self,
             Task::Run(_)
                 | Task::Test {
                     kind: TestKind::Unit(TestUnit { watch: true, .. })
+                }
+                | Task::Test {
+                    kind: TestKind::Integration(TestIntegration { watch: true, .. })
                 }
         )
     }

@@ -195,6 +195,39 @@ test_daemons_clean() {
     return 0
 }
 
+# kept_state DIR: "PID BUILD" of the test daemon kept in DIR, when it runs.
+kept_state() {
+    p=$(cat "$1/docker.pid" 2>/dev/null)
+    case $p in '' | *[!0-9]*) return 0 ;; esac
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = dockerd ] || return 0
+    echo "$p $(cat "$1/xtask-build" 2>/dev/null)"
+}
+
+# kept_stop DIR: stop the test daemon kept in DIR, unmount what it left there, and forget it.
+kept_stop() {
+    if [ -n "$(kept_state "$1")" ]; then
+        group_stop "$1/docker.pid" 150 >/dev/null
+        echo stopped
+    fi
+    rm -f "$1/docker.pid" "$1/xtask-build"
+}
+
+# kept_start DIR BUILD BUNDLE...: start the test daemon as the suites would (`hack/make.sh
+# .integration-daemon-start …`, which leaves it running), its output in DIR/xtask-start.log
+# (no pipe of this exec stays open in the daemon), the build it runs (BUILD) remembered.
+kept_start() {
+    d=$1
+    b=$2
+    shift 2
+    mkdir -p "$d"
+    if KEEPBUNDLE=1 hack/make.sh "$@" >"$d/xtask-start.log" 2>&1 && [ -n "$(kept_state "$d")" ]; then
+        echo "$b" >"$d/xtask-build"
+        return 0
+    fi
+    tail -n 20 "$d/xtask-start.log"
+    return 1
+}
+
 # installed_is KEY: the last install in this container was of the build KEY names.
 installed_is() {
     [ "$(cat /var/run/moby-xtask-installed 2>/dev/null)" = "$1" ]

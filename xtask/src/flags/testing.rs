@@ -4,6 +4,12 @@ use clap::{Args, Subcommand};
 
 use super::ForkOpts;
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeepDaemon {
+    Keep,
+    Stop,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TestKind {
     /// The unit tests, as `make test-unit` runs them (`hack/test/unit`, or `hack/make.sh test-unit`)
@@ -39,6 +45,16 @@ pub struct TestIntegration {
     /// Run each test N times (`-test.count=N`) and report, per test, how many runs failed
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub count: Option<u32>,
+    /// Keep watching: a change to a `_test.go` file under integration/ or integration-cli/ reruns
+    /// that package's tests (as narrowed by --run) against the kept test daemon; any other Go
+    /// change rebuilds, replaces the kept daemon, and reruns the selection
+    #[arg(long)]
+    pub watch: bool,
+    /// Keep the test daemon running after the run, started as the fork's
+    /// `.integration-daemon-start` would; later runs of the same build reuse it
+    /// (`DOCKER_TEST_HOST`); `--keep-daemon=stop` stops it
+    #[arg(long, value_enum, value_name = "stop", num_args = 0..=1, default_missing_value = "keep")]
+    pub keep_daemon: Option<KeepDaemon>,
     /// One engine's share of a split run (the pieces `--engines` gave it); set by `--engines`
     #[arg(long, hide = true, value_delimiter = ',')]
     pub shard_units: Vec<String>,

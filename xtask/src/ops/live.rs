@@ -159,6 +159,40 @@ pub async fn unit_watch(
     }
 }
 
+/// `test integration --watch`: `run(None)` (the whole selection, built), then after each Go
+/// change `run(Some(packages))` when only `_test.go` files of `integration/` or
+/// `integration-cli/` changed (the build stands), else `run(None)` again; until a signal. The
+/// exit code of the last run.
+pub async fn integration_watch(
+    w: &Work<'_>,
+    mut run: impl AsyncFnMut(Option<&[String]>) -> Result<u8>,
+) -> Result<u8> {
+    let mut watch = Watch::new(&w.dev.fork.root)?;
+    let mut code = run(None).await?;
+    w.cx.ui.status(
+        "Watching",
+        format!("{} for Go changes (Ctrl-C stops)", w.dev.fork.root),
+    );
+    loop {
+        let Some(changed) = next_change(w, &mut watch).await? else {
+            return Ok(code);
+        };
+        let go: Vec<&String> = changed.iter().filter(|f| f.ends_with(".go")).collect();
+        if go.is_empty() {
+            continue;
+        }
+        w.refresh_source().await?;
+        let tests_only = go.iter().all(|f| {
+            f.ends_with("_test.go")
+                && (f.starts_with("integration/") || f.starts_with("integration-cli/"))
+        });
+        code = match tests_only {
+            true => run(Some(&watch::go_packages(&changed))).await?,
+            false => run(None).await?,
+        };
+    }
+}
+
 /// The next change, or `None` when the watch ended; a signal is [`Interrupted`].
 async fn next_change(w: &Work<'_>, watch: &mut Watch) -> Result<Option<Vec<String>>> {
     let changed = w.cx.cancel.run(watch.next()).await?;

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 /// One run of the fork's command: the variables it gets (every selector variable the fork
 /// reads, empty where this run does not use it, so nothing from the host's environment leaks in).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
     pub env: Vec<String>,
     pub units: Vec<Unit>,
@@ -160,6 +160,7 @@ mod tests {
 
     fn era_2010() -> IntegrationTests {
         IntegrationTests {
+            test_host: None,
             command: vec![
                 "hack/make.sh".into(),
                 "dynbinary".into(),

@@ -60,6 +60,7 @@ async fn run(cx: &Context) -> Result<u8> {
     };
     if let Some(f) = &fork {
         git_checks(&mut r, f);
+        kept_check(&mut r, f);
     }
     match cx.engine().await {
         Ok(e) => daemon_checks(cx, &mut r, e, fork.as_ref()).await,
@@ -85,6 +86,37 @@ async fn run(cx: &Context) -> Result<u8> {
             .event(json!({"step": "check", "status": tag, "message": what, "fix": fix}));
     }
     Ok(u8::from(problems > 0))
+}
+
+/// `test integration --keep-daemon`'s daemon, from its files in the fork: whether it answers.
+fn kept_check(r: &mut Report, fork: &Fork) {
+    let Some(th) = fork
+        .integration
+        .as_ref()
+        .and_then(|it| it.test_host.as_ref())
+    else {
+        return;
+    };
+    let rel = crate::ops::kept_daemon::dir(th);
+    let dir = fork.root.join(&rel);
+    let Ok(pid) = std::fs::read_to_string(dir.join("docker.pid")) else {
+        return;
+    };
+    let build = std::fs::read_to_string(dir.join("xtask-build")).unwrap_or_default();
+    let build: String = build.trim().chars().take(12).collect();
+    let answers = std::os::unix::net::UnixStream::connect(dir.join("docker.sock")).is_ok();
+    match answers {
+        true => r.ok(format!(
+            "a kept test daemon answers on {rel}/docker.sock (pid {}, build {build}); \
+             `test integration --keep-daemon=stop` stops it",
+            pid.trim()
+        )),
+        false => r.ok(format!(
+            "the kept test daemon of {rel} (pid {}) no longer answers (its dev container was \
+             replaced or stopped); the next `test integration --keep-daemon` starts one",
+            pid.trim()
+        )),
+    }
 }
 
 fn git_checks(r: &mut Report, fork: &Fork) {
