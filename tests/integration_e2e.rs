@@ -92,7 +92,9 @@ fn integration_test_by_name_on_debian_moby_20_10_24() -> Result<()> {
 
 /// `--keep-daemon`: the first run starts the test daemon and leaves it; the second builds
 /// nothing, starts none (the same pid; the fork's own start line is not in its output) and
-/// passes; a Ctrl-C during a run leaves no daemon; `--keep-daemon=stop` when none runs says so.
+/// passes; `--watch` reruns the test after an edit of its file, against the kept daemon; a
+/// Ctrl-C during a run (and of the watch) leaves no daemon; `--keep-daemon=stop` when none runs
+/// says so.
 fn kept_daemon(g: &GitFork, image: &str) -> Result<()> {
     let args = [
         "test",
@@ -130,6 +132,45 @@ fn kept_daemon(g: &GitFork, image: &str) -> Result<()> {
         "another pid"
     );
     owned_by(&g.fork, 1000)?;
+
+    // --watch: a change to the package's test file reruns it against the kept daemon.
+    let mut all = vec!["--fork", g.fork.as_str(), "--image", image];
+    all.extend([
+        "test",
+        "integration",
+        "--watch",
+        "--run",
+        "TestVersion",
+        "integration/system",
+    ]);
+    let mut env = ENV.to_vec();
+    env.push(("HOME", g.home.as_str()));
+    let mut run = Running::spawn(&all, &env)?;
+    run.wait_for("Watching", Duration::from_secs(300))?;
+    let test = g.fork.join("integration/system/version_test.go");
+    let original = fs_err::read_to_string(&test)?;
+    fs_err::write(&test, format!("{original}\n// edited by the test\n"))?;
+    run.wait_for(
+        "Changed integration/system/version_test.go",
+        Duration::from_secs(60),
+    )?;
+    let passes = |out: &str| out.matches("1 passed, 0 failed, 0 skipped").count();
+    let t = std::time::Instant::now();
+    while passes(&run.output()) < 2 && t.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = run.output();
+    ensure!(passes(&out) == 2, "no rerun after the edit:\n{out}");
+    ensure!(out.contains("Reusing the kept test daemon (pid "), "{out}");
+    run.signal("INT")?;
+    let (code, out) = run.finish(Duration::from_secs(120))?;
+    ensure!(code == Some(130), "exit {code:?}:\n{out}");
+    tests::nothing_runs_in_the_dev_container(&g.fork, "dockerd")?;
+    fs_err::write(&test, original)?;
+    owned_by(&g.fork, 1000)?;
+    // Back to a kept daemon for the Ctrl-C below.
+    let out = g.xtask(image, &args, ENV);
+    ensure!(out.status.success(), "{}", text(&out.stderr));
 
     // Ctrl-C while a run tests against the kept daemon: it goes too.
     let mut all = vec!["--fork", g.fork.as_str(), "--image", image];

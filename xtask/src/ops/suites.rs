@@ -164,7 +164,6 @@ pub async fn run(
     let out = base.join(&rel);
     // What an earlier (interrupted) run's test daemons left: gone before this one starts.
     test_daemon::clean(w, &rel).await?;
-    let cmd = it.command.join(" ");
     let t = std::time::Instant::now();
     let (mut json, mut logs, mut code, mut times) = (Vec::new(), Vec::new(), 0, Vec::new());
     let mut broken = Vec::new();
@@ -179,6 +178,7 @@ pub async fn run(
             _ => (it.command.clone(), part.env.clone()),
         };
         env.extend(kept.clone());
+        let cmd = command.join(" ");
         // An earlier run's (or part's) reports are never counted: gone where the run writes
         // them (the engine's copy) and here (what comes back).
         w.exec()
