@@ -133,6 +133,26 @@ fn kept_daemon(g: &GitFork, image: &str) -> Result<()> {
     );
     owned_by(&g.fork, 1000)?;
 
+    // A run without --keep-daemon starts its own daemon: the kept one is stopped first (both
+    // would use the container's /var/lib/docker).
+    let plain = [
+        "test",
+        "integration",
+        "--run",
+        "TestVersion",
+        "integration/system",
+    ];
+    let out = g.xtask(image, &plain, ENV);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "plain after kept:\n{stdout}\n{stderr}"
+    );
+    ensure!(
+        stderr.contains("stopped the test daemon `test integration --keep-daemon` kept"),
+        "{stderr}"
+    );
+
     // --watch: a change to the package's test file reruns it against the kept daemon.
     let mut all = vec!["--fork", g.fork.as_str(), "--image", image];
     all.extend([
@@ -270,8 +290,99 @@ fn flaky_and_repeated(g: &GitFork, image: &str) -> Result<()> {
         stdout.contains("1 test(s), each run 3 times: 0 failed at least once"),
         "{stdout}"
     );
+    // Ctrl-C during the rerun and during a counted run: nothing left running, all the owner's.
+    for (args, after) in [
+        (run.to_vec(), "Rerunning"),
+        (
+            vec![
+                "test",
+                "integration",
+                "--run",
+                "TestVersion",
+                "--count",
+                "3",
+                "integration/system",
+            ],
+            "Testing",
+        ),
+    ] {
+        let _ = fs_err::remove_file(&marker);
+        let mut all = vec!["--fork", g.fork.as_str(), "--image", image];
+        all.extend(args);
+        let mut env = ENV.to_vec();
+        env.push(("HOME", g.home.as_str()));
+        let mut running = Running::spawn(&all, &env)?;
+        running.wait_for(after, Duration::from_secs(300))?;
+        std::thread::sleep(Duration::from_secs(2));
+        running.signal("INT")?;
+        let (code, out) = running.finish(Duration::from_secs(120))?;
+        ensure!(code == Some(130), "exit {code:?}:\n{out}");
+        tests::nothing_runs_in_the_dev_container(&g.fork, "dockerd")?;
+        tests::nothing_runs_in_the_dev_container(&g.fork, "test.main")?;
+    }
     fs_err::remove_file(dir.join("xtask_flaky_test.go"))?;
     let _ = fs_err::remove_file(&marker);
+    unit_flaky(g, image)?;
+    owned_by(&g.fork, 1000)
+}
+
+/// `test unit --rerun-fails` on a unit test made flaky the same way: named, exit 1; its
+/// `--json` events carry the attempt; `--count 2` runs it twice.
+fn unit_flaky(g: &GitFork, image: &str) -> Result<()> {
+    let dir = g.fork.join("pkg/xtaskflaky");
+    fs_err::create_dir_all(&dir)?;
+    fs_err::write(
+        dir.join("flaky_test.go"),
+        FLAKY_TEST.replace("package system", "package xtaskflaky"),
+    )?;
+    let out = g.xtask(
+        image,
+        &[
+            "--json",
+            "test",
+            "unit",
+            "./pkg/xtaskflaky",
+            "--rerun-fails",
+        ],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    ensure!(
+        out.status.code() == Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    ensure!(
+        events
+            .iter()
+            .any(|e| e["step"] == "test" && e["status"] == "failed" && e["attempt"] == 1),
+        "no failed test event of attempt 1:\n{stdout}"
+    );
+    ensure!(
+        events
+            .iter()
+            .any(|e| e["step"] == "flaky" && e["test"] == "TestXtaskFlaky" && e["attempt"] == 2),
+        "no flaky event:\n{stdout}"
+    );
+    let _ = fs_err::remove_file(dir.join("xtask-flaky-marker"));
+    let out = g.xtask(
+        image,
+        &["test", "unit", "./pkg/xtaskflaky", "--count", "2"],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    // The first of the two runs fails (no marker yet), the second passes.
+    ensure!(out.status.code() == Some(1), "{stdout}");
+    ensure!(
+        stdout.contains("TestXtaskFlaky: failed 1 of 2 runs")
+            && stdout.contains("1 test(s), each run 2 times: 1 failed at least once"),
+        "{stdout}"
+    );
+    fs_err::remove_dir_all(&dir)?;
     Ok(())
 }
 

@@ -49,6 +49,32 @@ pub async fn stop(w: &Work<'_>, th: &TestHost) -> Result<bool> {
     Ok(out.text().contains("stopped"))
 }
 
+/// Before another daemon starts in the dev container (`smoke`, `run`, `install`, a run without
+/// `--keep-daemon`): the kept one stopped, since both would use the container's own daemon
+/// directories (`/var/lib/docker`, `/var/run/docker`). Looked for through its pidfile in the
+/// fork first, so that a fork without one pays nothing.
+pub async fn stop_before_another(w: &Work<'_>) -> Result<()> {
+    let Some(th) = w
+        .dev
+        .fork
+        .integration
+        .as_ref()
+        .and_then(|it| it.test_host.as_ref())
+    else {
+        return Ok(());
+    };
+    if !w.dev.fork.root.join(dir(th)).join("docker.pid").exists() {
+        return Ok(());
+    }
+    if stop(w, th).await? {
+        w.cx.ui.note(
+            "stopped the test daemon `test integration --keep-daemon` kept: another daemon \
+             starts here, and both would use the dev container's /var/lib/docker",
+        );
+    }
+    Ok(())
+}
+
 /// The kept daemon of build `build` (the digest of what the build read, `ops/inputs.rs`;
 /// `None`: unknown, never reused) running: reused, or started (one of another build stopped
 /// first); the `DOCKER_TEST_HOST=…` the suites get.

@@ -237,6 +237,7 @@ async fn build_newest(w: &Work<'_>, watch: &mut Watch) -> Result<Option<crate::d
 async fn restart(w: &Work<'_>, cmd: &[String]) -> Result<()> {
     let (cx, exec) = (w.cx, w.exec());
     daemon::stop(&exec, cx.cancel.limit(DAEMON_STOP)).await?;
+    super::kept_daemon::stop_before_another(w).await?;
     daemon::start_logged(&exec, RUN_LOG, cmd).await?;
     let ready = cx
         .cancel

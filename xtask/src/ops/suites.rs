@@ -111,7 +111,10 @@ pub async fn run(
     // A kept daemon: the build bundles alone first, then that build's daemon kept (or reused),
     // and every part tests against it.
     let kept = match keep {
-        None => None,
+        None => {
+            kept_daemon::stop_before_another(w).await?;
+            None
+        }
         Some(th) => {
             let b = &it.command[..it.command.len() - 1];
             let id = inputs::render(w, &b[1..], &[]).map(|t| inputs::digest(&t));

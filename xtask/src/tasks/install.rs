@@ -7,7 +7,7 @@ use crate::cancel::DAEMON_STOP;
 use crate::context::Context;
 use crate::dev::{Dev, Output, Work};
 use crate::flags;
-use crate::ops::{daemon, install};
+use crate::ops::{daemon, install, kept_daemon};
 
 impl flags::Install {
     pub async fn run(self, cx: &Context) -> Result<u8> {
@@ -30,6 +30,7 @@ async fn install_and_restart(w: &Work<'_>) -> Result<()> {
     if !restart {
         return Ok(());
     }
+    kept_daemon::stop_before_another(w).await?;
     daemon::start(&exec, &daemon::command(w.dev)).await?;
     let ready = cx
         .cancel

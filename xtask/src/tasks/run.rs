@@ -16,7 +16,7 @@ use crate::context::{exit_code, Context};
 use crate::dev::{host_env, Dev, Exec, Output, Work};
 use crate::flags;
 use crate::fork;
-use crate::ops::{daemon, install, live};
+use crate::ops::{daemon, install, kept_daemon, live};
 use crate::source::Source;
 
 /// The host-reachable socket, relative to the fork root.
@@ -47,6 +47,7 @@ impl flags::Run {
 async fn serve(w: &Work<'_>, watch: bool) -> Result<u8> {
     let (cx, dev, exec) = (w.cx, w.dev, w.exec());
     daemon::stop(&exec, cx.cancel.limit(DAEMON_STOP)).await?;
+    kept_daemon::stop_before_another(w).await?;
     daemon::clean(&exec).await?;
     if !watch {
         // Before the command is made: the DELVE_PORT mode looks dockerd up on the PATH.

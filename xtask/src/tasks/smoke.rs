@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::dev::{Dev, Output, Work};
 use crate::engine::Kind;
 use crate::flags;
-use crate::ops::{build, build_record, daemon, install};
+use crate::ops::{build, build_record, daemon, install, kept_daemon};
 use crate::text::tail;
 
 /// A failed step: its name and what went wrong (with any output worth showing).
@@ -193,6 +193,9 @@ async fn steps(w: &Work<'_>, args: &flags::Smoke) -> std::result::Result<(), Fai
 
     let t = Instant::now();
     daemon::clean(&exec).await.map_err(at("start"))?;
+    kept_daemon::stop_before_another(w)
+        .await
+        .map_err(at("start"))?;
     daemon::start(&exec, &daemon::command(dev))
         .await
         .map_err(at("start"))?;
