@@ -45,16 +45,7 @@ fn write(fork: &Utf8Path, rel: &str, content: &[u8]) {
 
 /// v26.1.5's real workflow files (hack-compat's fixture) into the fork.
 fn workflows(fork: &Utf8Path) {
-    let from = Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../hack-compat/tests/fixtures/ci/v26.1.5/.github/workflows");
-    for e in from.read_dir_utf8().unwrap() {
-        let e = e.unwrap();
-        write(
-            fork,
-            &format!(".github/workflows/{}", e.file_name()),
-            &std::fs::read(e.path()).unwrap(),
-        );
-    }
+    tests::add_ci_workflows(fork, "v26.1.5").unwrap();
 }
 
 fn git_init(fork: &Utf8Path) {

@@ -7,23 +7,13 @@
 
 use anyhow::{ensure, Context as _, Result};
 use camino::Utf8Path;
-use tests::{test_summary, text, workspace_root, GitFork, Scratch, MOBY_2615};
+use tests::{add_ci_workflows, test_summary, text, GitFork, Scratch, MOBY_2615};
 
 const OWNER: u32 = 1000;
 
-/// The workflow files of upstream revision `rev` into the fork (replacing earlier ones).
+/// Upstream revision `rev`'s workflow files into the fork, the owner's.
 fn add_workflows(g: &GitFork, rev: &str) -> Result<()> {
-    let from = workspace_root()
-        .join("hack-compat/tests/fixtures/ci")
-        .join(rev)
-        .join(".github/workflows");
-    let to = g.fork.join(".github/workflows");
-    let _ = fs_err::remove_dir_all(&to);
-    fs_err::create_dir_all(&to)?;
-    for e in from.read_dir_utf8()? {
-        let e = e?;
-        fs_err::copy(e.path(), to.join(e.file_name()))?;
-    }
+    add_ci_workflows(&g.fork, rev)?;
     chown(&g.fork.join(".github"))
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 use camino::Utf8Path;
 use tests::{
-    containers_with_role, nothing_runs_in_the_dev_container, owned_by, test_summary, text,
-    workspace_root, GitFork, Remote, Running, Scratch, Steps, MOBY_2010,
+    add_ci_workflows, containers_with_role, nothing_runs_in_the_dev_container, owned_by,
+    test_summary, text, GitFork, Remote, Running, Scratch, Steps, MOBY_2010,
 };
 
 const OWNER: u32 = 1000;
@@ -239,13 +239,7 @@ fn integration_suites_split_over_three_engines() -> Result<()> {
         || {
             // HEAD's workflows (Debian's tree has none): its userns mode, which 20.10's
             // `.integration-daemon-start` reads too.
-            let from = workspace_root().join("hack-compat/tests/fixtures/ci/head/.github");
-            let to = g.fork.join(".github/workflows");
-            fs_err::create_dir_all(&to)?;
-            for e in from.join("workflows").read_dir_utf8()? {
-                let e = e?;
-                fs_err::copy(e.path(), to.join(e.file_name()))?;
-            }
+            add_ci_workflows(&g.fork, "head")?;
             let chown = Command::new("chown")
                 .args([
                     "-R",

@@ -240,6 +240,23 @@ pub fn e4_copy(tag: &str) -> (Scratch, Utf8PathBuf) {
     (s, fork)
 }
 
+/// Upstream revision `rev`'s CI workflow files (hack-compat's fixtures: `v26.1.5`, `head`, …)
+/// into `fork`'s `.github/workflows/`, replacing what was there (Debian's trees have none).
+pub fn add_ci_workflows(fork: &Utf8Path, rev: &str) -> Result<()> {
+    let from = super::workspace_root()
+        .join("hack-compat/tests/fixtures/ci")
+        .join(rev)
+        .join(".github/workflows");
+    let to = fork.join(".github/workflows");
+    let _ = fs_err::remove_dir_all(&to);
+    fs_err::create_dir_all(&to)?;
+    for e in from.read_dir_utf8()? {
+        let e = e?;
+        fs_err::copy(e.path(), to.join(e.file_name()))?;
+    }
+    Ok(())
+}
+
 /// Every file of `fork`, `.git/` included, belongs to `uid`.
 pub fn owned_by(fork: &Utf8Path, uid: u32) -> Result<()> {
     use std::os::unix::fs::MetadataExt;

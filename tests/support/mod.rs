@@ -26,8 +26,8 @@ pub use command::{
     strip_env, test_summary, text, unset_env, workspace_root, xtask, xtask_bin, Xtask, NO_DAEMON,
 };
 pub use fork::{
-    containers_with_role, copy_tree, dev_container_processes, e4_copy, e4_fixture, fixture_fork,
-    nothing_runs_in_the_dev_container, owned_by, GitFork, Scratch,
+    add_ci_workflows, containers_with_role, copy_tree, dev_container_processes, e4_copy,
+    e4_fixture, fixture_fork, nothing_runs_in_the_dev_container, owned_by, GitFork, Scratch,
 };
 pub use moby::{
     cache_dir, debian_2010_tree, dev_image_2010, once, Moby, MOBY_2010, MOBY_2615, MOBY_2852,

@@ -44,7 +44,8 @@ pub fn as_text(v: &Value) -> String {
     }
 }
 
-fn truthy(v: &Value) -> bool {
+/// GitHub's and JavaScript's falsy values: null, false, 0, "".
+pub(super) fn truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,

@@ -7,6 +7,8 @@
 //! does. Any other statement is passed over; a form not understood gives `None`.
 
 use serde_json::{Map, Value};
+
+use super::expr::truthy;
 use std::collections::HashMap;
 
 /// The output `name` of `script` (already interpolated); `input` gives `core.getInput(n)`.
@@ -406,16 +408,6 @@ impl Run<'_> {
         }
         out.push_str(rest);
         Some(out)
-    }
-}
-
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        _ => true,
     }
 }
 

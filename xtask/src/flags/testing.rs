@@ -35,16 +35,8 @@ pub struct TestIntegration {
     /// bundles of an engine elsewhere come back to bundles/.engines/<NAME>/
     #[arg(long, value_name = "NAME,…", value_delimiter = ',')]
     pub engines: Vec<String>,
-    /// Run the tests that failed again, alone, up to N times [N: 2]; a test that passes only on
-    /// a rerun is reported flaky and fails the command unless --allow-flaky
-    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2")]
-    pub rerun_fails: Option<u32>,
-    /// With --rerun-fails: tests that passed on a rerun do not fail the command
-    #[arg(long, requires = "rerun_fails")]
-    pub allow_flaky: bool,
-    /// Run each test N times (`-test.count=N`) and report, per test, how many runs failed
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub count: Option<u32>,
+    #[command(flatten)]
+    pub reruns: Reruns,
     /// Keep watching: a change to a `_test.go` file under integration/ or integration-cli/ reruns
     /// that package's tests (as narrowed by --run) against the kept test daemon; any other Go
     /// change rebuilds, replaces the kept daemon, and reruns the selection
@@ -76,6 +68,18 @@ pub struct TestUnit {
     /// Keep watching: rerun the tests of the packages whose files change (within PKG… if given)
     #[arg(long)]
     pub watch: bool,
+    #[command(flatten)]
+    pub reruns: Reruns,
+    /// More `go test` flags, after `--`; go into TESTFLAGS
+    #[arg(last = true, value_name = "GO_TEST_ARGS")]
+    pub go_args: Vec<String>,
+    #[command(flatten)]
+    pub opts: ForkOpts,
+}
+
+/// `--rerun-fails`, `--allow-flaky`, `--count`: of `test unit` and `test integration` alike.
+#[derive(Args, Debug)]
+pub struct Reruns {
     /// Run the tests that failed again, alone, up to N times [N: 2]; a test that passes only on
     /// a rerun is reported flaky and fails the command unless --allow-flaky
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "2")]
@@ -86,9 +90,4 @@ pub struct TestUnit {
     /// Run each test N times (`-test.count=N`) and report, per test, how many runs failed
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub count: Option<u32>,
-    /// More `go test` flags, after `--`; go into TESTFLAGS
-    #[arg(last = true, value_name = "GO_TEST_ARGS")]
-    pub go_args: Vec<String>,
-    #[command(flatten)]
-    pub opts: ForkOpts,
 }

@@ -75,13 +75,18 @@ pub async fn stop_before_another(w: &Work<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The kept daemon of build `build` (the digest of what the build read, `ops/inputs.rs`;
+/// The kept daemon of build `build` (`now`: the one running, as [`state`] read it; the digest of what the build read, `ops/inputs.rs`;
 /// `None`: unknown, never reused) running: reused, or started (one of another build stopped
 /// first); the `DOCKER_TEST_HOST=…` the suites get.
-pub async fn ensure(w: &Work<'_>, th: &TestHost, build: Option<&str>) -> Result<String> {
+pub async fn ensure(
+    w: &Work<'_>,
+    th: &TestHost,
+    now: Option<Kept>,
+    build: Option<&str>,
+) -> Result<String> {
     let cx = w.cx;
     let d = dir(th);
-    match state(w, th).await? {
+    match now {
         Some(k) if Some(k.build.as_str()) == build => {
             cx.ui.status(
                 "Reusing",

@@ -118,12 +118,10 @@ pub async fn run(
         Some(th) => {
             let b = &it.command[..it.command.len() - 1];
             let id = inputs::render(w, &b[1..], &[]).map(|t| inputs::digest(&t));
-            let same = match &id {
-                Some(id) => kept_daemon::state(w, th)
-                    .await?
-                    .is_some_and(|k| k.build == *id),
-                None => false,
-            };
+            let now = kept_daemon::state(w, th).await?;
+            let same = now
+                .as_ref()
+                .is_some_and(|k| Some(k.build.as_str()) == id.as_deref());
             if build && same {
                 cx.ui.status(
                     "Fresh",
@@ -144,7 +142,7 @@ pub async fn run(
                     });
                 }
             }
-            Some(kept_daemon::ensure(w, th, id.as_deref()).await?)
+            Some(kept_daemon::ensure(w, th, now, id.as_deref()).await?)
         }
     };
     // The suites use a daemon that already answers in the container (one `run` or

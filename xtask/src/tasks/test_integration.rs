@@ -35,10 +35,14 @@ impl flags::TestIntegration {
                 );
             }
         }
-        let policy = Policy::new(self.rerun_fails, self.allow_flaky, self.count);
+        let policy = Policy::new(
+            self.reruns.rerun_fails,
+            self.reruns.allow_flaky,
+            self.reruns.count,
+        );
         if !self.engines.is_empty() {
-            if self.rerun_fails.is_some()
-                || self.count.is_some()
+            if self.reruns.rerun_fails.is_some()
+                || self.reruns.count.is_some()
                 || self.keep_daemon.is_some()
                 || self.watch
             {

@@ -20,7 +20,11 @@ impl flags::TestUnit {
         unit::check_packages(&dev.fork, &self.pkgs)?;
         let mut flags: Vec<String> = self.run.iter().map(|r| format!("-test.run={r}")).collect();
         flags.extend(self.go_args.iter().cloned());
-        let policy = Policy::new(self.rerun_fails, self.allow_flaky, self.count);
+        let policy = Policy::new(
+            self.reruns.rerun_fails,
+            self.reruns.allow_flaky,
+            self.reruns.count,
+        );
         // The report is read under the work lock: another run would replace it.
         dev.work(cx, false, async |w| match self.watch {
             true => live::unit_watch(w, &cmd, &self.pkgs, &flags).await,
