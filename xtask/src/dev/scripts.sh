@@ -262,15 +262,23 @@ restore_installed() {
     done
 }
 
-# install_changed DIR DEST NAME... [-- OPTIONAL...]: each NAME of the daemon bundle DIR into
+# install_changed KEY DIR DEST NAME... [-- OPTIONAL...]: each NAME of the daemon bundle DIR into
 # DEST as the fork's install_binary copies it (`cp -f -L`), but only when it differs from the
-# one installed there; an OPTIONAL one only when DIR has it. Each one replaced is moved aside
-# first (a rename), as keep_installed keeps them, for restore_installed. Prints how many.
+# one installed there (all compared at once: the reads, not the CPU, are the cost); an OPTIONAL
+# one only when DIR has it. Each one replaced is moved aside first (a rename), as keep_installed
+# keeps them, for restore_installed. KEY names the build: when it is the one installed last,
+# nothing is done (prints `installed`); else it is marked installed once all is in place. Prints
+# how many were copied.
 install_changed() {
-    dir=$1 dest=$2 k=/var/run/moby-xtask-kept
-    shift 2
-    mkdir -p "$dest" && rm -rf "$k" && mkdir -p "$k" || return 1
-    n=0 optional=
+    key=$1 dir=$2 dest=$3 k=/var/run/moby-xtask-kept m=/var/run/moby-xtask-installed
+    shift 3
+    if [ -n "$key" ] && [ "$(cat "$m" 2>/dev/null)" = "$key" ]; then
+        echo installed
+        return 0
+    fi
+    rm -f "$m" && mkdir -p "$dest" && rm -rf "$k" && mkdir -p "$k" || return 1
+    diff=$(mktemp -d) || return 1
+    i=0 optional=
     for f in "$@"; do
         if [ "$f" = -- ]; then
             optional=1
@@ -279,15 +287,31 @@ install_changed() {
         if [ ! -e "$dir/$f" ]; then
             [ -n "$optional" ] && continue
             echo "$dir/$f is missing: the build did not make it"
+            wait
+            rm -rf "$diff"
             return 1
         fi
-        if command -v cmp >/dev/null && cmp -s "$dir/$f" "$dest/$f"; then
-            continue
+        i=$((i + 1))
+        if command -v cmp >/dev/null; then
+            { cmp -s "$dir/$f" "$dest/$f" || echo "$f" >"$diff/$i"; } &
+        else
+            echo "$f" >"$diff/$i"
         fi
-        [ ! -e "$dest/$f" ] || mv -f "$dest/$f" "$k/" || return 1
-        cp -f -L "$dir/$f" "$dest/" || return 1
+    done
+    wait
+    n=0 j=0
+    while [ "$j" -lt "$i" ]; do
+        j=$((j + 1))
+        [ -f "$diff/$j" ] || continue
+        f=$(cat "$diff/$j")
+        if ! { [ ! -e "$dest/$f" ] || mv -f "$dest/$f" "$k/"; } || ! cp -f -L "$dir/$f" "$dest/"; then
+            rm -rf "$diff"
+            return 1
+        fi
         n=$((n + 1))
     done
+    rm -rf "$diff"
+    [ -z "$key" ] || printf '%s\n' "$key" >"$m" || return 1
     echo "$n"
 }
 

@@ -59,6 +59,19 @@ pub async fn install(w: &Work<'_>, out: Output) -> Result<()> {
             .unwrap_or(0);
         format!("{} {} {} {nanos}", r.commit, r.version, r.image)
     });
+    if let (Some(files), Some(dir)) = (&dev.fork.install_files, daemon_dir(dev)) {
+        // What the fork's install-binary copies, copied as it copies, but only what changed:
+        // its `go env GOOS` per file and the copies of unchanged binaries cost half a second.
+        // One exec: the check of what is installed, the copies and the mark.
+        let mut args = vec![key.unwrap_or_default(), dir, dest(dev)];
+        args.extend(files.required.iter().cloned());
+        args.push("--".into());
+        args.extend(files.optional.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ran = exec.script("install_changed", &args, out).await?;
+        succeeded(&ran, "install failed")?;
+        return crate::fail::point("after-install").await;
+    }
     if let Some(k) = &key {
         if exec
             .script("installed_is", &[k], Output::Discard)
@@ -71,16 +84,7 @@ pub async fn install(w: &Work<'_>, out: Output) -> Result<()> {
             return Ok(());
         }
     }
-    let ran = if let (Some(files), Some(dir)) = (&dev.fork.install_files, daemon_dir(dev)) {
-        // What the fork's install-binary copies, copied as it copies, but only what changed:
-        // its `go env GOOS` per file and the copies of unchanged binaries cost half a second.
-        let mut args = vec![dir, dest(dev)];
-        args.extend(files.required.iter().cloned());
-        args.push("--".into());
-        args.extend(files.optional.iter().cloned());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        exec.script("install_changed", &args, out).await?
-    } else if dev.fork.accepts_bundle("install-binary") {
+    let ran = if dev.fork.accepts_bundle("install-binary") {
         let cmd = ["env", "KEEPBUNDLE=1", "hack/make.sh", "install-binary"].map(String::from);
         w.run(&cmd, out).await?
     } else {

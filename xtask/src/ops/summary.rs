@@ -1,8 +1,12 @@
 //! After a build: each artifact, its size, its checksum verified where the era writes them.
-//! Hashing ~60 MB binaries takes a moment: a signal stops it between files.
+//! Hashing ~170 MB of binaries takes a moment: every core does it, and a signal stops it.
 
 use anyhow::{Context as _, Result};
 use camino::{Utf8Path, Utf8PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use hack_compat::checksum::{digests_parallel, Job};
 use hack_compat::{Checksum as Kind, Fork};
 use serde_json::json;
 
@@ -39,62 +43,55 @@ pub enum Checksum {
 }
 
 /// The artifacts under the output directories of `bundles` (relative paths from the fork root).
-/// Yields to the runtime between files, so that a signal is seen while it hashes.
+/// The digests not remembered from the last summary are computed on every core, each digest
+/// its own job (see [`hack_compat::checksum::digests_parallel`]); a signal stops the hashing
+/// after the jobs under way.
 pub async fn collect(
     cx: &Context,
     fork: &Fork,
     bundles: &[String],
     version: &str,
 ) -> Result<Vec<Artifact>> {
-    let (cancel, want_sha256) = (&cx.cancel, cx.ui.json);
     let memo = Memo::read(fork);
     let t = std::time::Instant::now();
-    let mut out = Vec::new();
-    for bundle in bundles {
-        for o in fork.bundle_outputs(bundle, version) {
-            let dir = fork.root.join(&o.dir);
-            if !dir.is_dir()
-                || out
-                    .iter()
-                    .any(|a: &Artifact| a.path.parent() == Some(o.dir.as_path()))
-            {
-                continue;
-            }
-            let mut names: Vec<String> = fs_err::read_dir(&dir)?
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| !n.ends_with(".md5") && !n.ends_with(".sha256"))
-                .collect();
-            // Largest first, so that each pair hashes files of about the same size (the two
-            // cores finish together); listed by name afterwards.
-            let size = |n: &String| std::fs::symlink_metadata(dir.join(n)).map_or(0, |m| m.len());
-            names.sort_by_key(|n| std::cmp::Reverse(size(n)));
-            let first = out.len();
-            // Two at a time (the machine's cores), a signal seen between pairs.
-            for pair in names.chunks(2) {
-                cancel.check_now().await?;
-                let done: Vec<Result<Artifact>> = std::thread::scope(|s| {
-                    let jobs: Vec<_> = pair
-                        .iter()
-                        .map(|name| {
-                            let (dir, rel) = (&dir, o.dir.join(name));
-                            let memo = &memo;
-                            s.spawn(move || artifact(fork, dir, &rel, want_sha256, memo))
-                        })
-                        .collect();
-                    jobs.into_iter()
-                        .map(|j| {
-                            j.join()
-                                .unwrap_or_else(|_| Err(anyhow::anyhow!("hashing failed")))
-                        })
-                        .collect()
-                });
-                for a in done {
-                    out.push(a?);
-                }
-            }
-            out[first..].sort_by(|a, b| a.path.cmp(&b.path));
+    let mut found = listed(fork, bundles, version)?;
+    let kinds = fork.checksum_kinds.clone();
+    let want_md5 = kinds.contains(&Kind::Md5);
+    let want_sha = cx.ui.json || kinds.contains(&Kind::Sha256);
+    // Each wanted digest not remembered for that very file: a job, and where its result goes.
+    let (mut jobs, mut slots) = (Vec::new(), Vec::new());
+    for (i, f) in found.iter_mut().enumerate() {
+        if !f.meta.is_file() {
+            continue;
+        }
+        let id = Memo::identity(&f.meta);
+        if let Some(known) = memo.get(&f.rel, &id, want_md5, want_sha) {
+            f.digests = known;
+            continue;
+        }
+        let wanted = [(want_md5, Kind::Md5), (want_sha, Kind::Sha256)];
+        for (_, kind) in wanted.into_iter().filter(|(w, _)| *w) {
+            jobs.push(Job {
+                path: fork.root.join(&f.rel).into_std_path_buf(),
+                kind,
+                size: f.meta.len(),
+            });
+            slots.push((i, kind));
         }
     }
+    let hashed = hash(cx, jobs).await?;
+    for ((i, kind), digest) in slots.into_iter().zip(hashed) {
+        let f = &mut found[i];
+        let hex = digest.with_context(|| format!("cannot read {}", fork.root.join(&f.rel)))?;
+        match kind {
+            Kind::Md5 => f.digests.0 = Some(hex),
+            Kind::Sha256 => f.digests.1 = Some(hex),
+        }
+    }
+    let out: Vec<Artifact> = found
+        .into_iter()
+        .map(|f| artifact(fork, f, &kinds))
+        .collect::<Result<_>>()?;
     memo.write(fork, &out);
     cx.ui.verbose(
         "Checked",
@@ -107,22 +104,90 @@ pub async fn collect(
     Ok(out)
 }
 
+/// A file of a bundle's output directory, and its digests as far as known.
+struct Found {
+    dir: Utf8PathBuf,
+    rel: Utf8PathBuf,
+    meta: std::fs::Metadata,
+    digests: Digests,
+}
+
+/// The files (not the checksum files) of the bundles' output directories, each directory once,
+/// by name.
+fn listed(fork: &Fork, bundles: &[String], version: &str) -> Result<Vec<Found>> {
+    let mut dirs: Vec<Utf8PathBuf> = Vec::new();
+    let mut found = Vec::new();
+    for bundle in bundles {
+        for o in fork.bundle_outputs(bundle, version) {
+            let dir = fork.root.join(&o.dir);
+            if !dir.is_dir() || dirs.contains(&o.dir) {
+                continue;
+            }
+            dirs.push(o.dir.clone());
+            let mut names: Vec<String> = fs_err::read_dir(&dir)?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| !n.ends_with(".md5") && !n.ends_with(".sha256"))
+                .collect();
+            names.sort();
+            for name in names {
+                let rel = o.dir.join(&name);
+                let meta = fs_err::symlink_metadata(dir.join(&name))?;
+                found.push(Found {
+                    dir: dir.clone(),
+                    rel,
+                    meta,
+                    digests: (None, None),
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The jobs' digests, on every core off the runtime's thread; on a signal the jobs not started
+/// are dropped and [`crate::cancel::Interrupted`] returned once those under way end.
+async fn hash(cx: &Context, jobs: Vec<Job>) -> Result<Vec<std::io::Result<String>>> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let flag = stop.clone();
+    let mut task = tokio::task::spawn_blocking(move || {
+        digests_parallel(&jobs, workers, &|| flag.load(Ordering::Relaxed))
+    });
+    let done = tokio::select! {
+        done = &mut task => done,
+        _ = cx.cancel.cancelled() => {
+            stop.store(true, Ordering::Relaxed);
+            let _ = task.await;
+            cx.cancel.check()?;
+            unreachable!("a signal was received")
+        }
+    };
+    let done = done.map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    Ok(done
+        .into_iter()
+        .map(|d| d.unwrap_or_else(|| Err(std::io::Error::other("not hashed"))))
+        .collect())
+}
+
 /// MD5 and SHA-256 as lower-case hex, each when computed.
 pub(super) type Digests = (Option<String>, Option<String>);
 
-fn artifact(
-    fork: &Fork,
-    dir: &Utf8Path,
-    rel: &Utf8Path,
-    want_sha256: bool,
-    memo: &Memo,
-) -> Result<Artifact> {
-    let path = fork.root.join(rel);
-    let lmeta = fs_err::symlink_metadata(&path)?;
-    if lmeta.file_type().is_symlink() {
-        let target = fs_err::read_link(&path)?.to_string_lossy().into_owned();
+fn artifact(fork: &Fork, f: Found, kinds: &[Kind]) -> Result<Artifact> {
+    let Found {
+        dir,
+        rel,
+        meta,
+        digests: (md5, sha256),
+    } = f;
+    if meta.file_type().is_symlink() {
+        let target = fs_err::read_link(fork.root.join(&rel))?
+            .to_string_lossy()
+            .into_owned();
         return Ok(Artifact {
-            path: rel.to_path_buf(),
+            path: rel,
             size: 0,
             link_target: Some(target),
             checksum: Checksum::NotWritten,
@@ -132,36 +197,25 @@ fn artifact(
     }
     let name = rel.file_name().unwrap_or_default();
     let mut checksum = Checksum::NotWritten;
-    let (mut sha256, mut md5_hex) = (None, None);
-    if lmeta.is_file() {
-        let kinds = &fork.checksum_kinds;
-        let want_md5 = kinds.contains(&Kind::Md5);
-        let want_sha = want_sha256 || kinds.contains(&Kind::Sha256);
-        let id = Memo::identity(&lmeta);
-        let (md5, sha) = match memo.get(rel, &id, want_md5, want_sha) {
-            Some(known) => known,
-            None => digests(&path, want_md5, want_sha)?,
-        };
-        sha256 = sha;
-        md5_hex = md5.clone();
+    if meta.is_file() {
         for kind in kinds {
             let actual = match kind {
                 Kind::Sha256 => sha256.clone().unwrap_or_default(),
                 Kind::Md5 => md5.clone().unwrap_or_default(),
             };
-            checksum = verify(dir, name, *kind, &actual);
+            checksum = verify(&dir, name, *kind, &actual);
             if checksum != Checksum::Verified {
                 break;
             }
         }
     }
     Ok(Artifact {
-        path: rel.to_path_buf(),
-        size: lmeta.len(),
+        size: meta.len(),
+        path: rel,
         link_target: None,
         checksum,
         sha256,
-        md5: md5_hex,
+        md5,
     })
 }
 
@@ -188,6 +242,7 @@ fn verify(dir: &Utf8Path, name: &str, kind: Kind, actual: &str) -> Checksum {
 }
 
 /// The file's MD5 and SHA-256 (each only if asked for), in one read of it.
+#[cfg(test)]
 fn digests(path: &Utf8Path, md5: bool, sha256: bool) -> Result<Digests> {
     hack_compat::checksum::digests(path.as_std_path(), md5, sha256)
         .with_context(|| format!("cannot read {path}"))
