@@ -45,7 +45,7 @@ pub fn as_hashed(fork: &Fork, bundles: &[String], version: &str) -> bool {
 /// that replaced nothing (a no-op `binary`) is not hashed again. Any change to a file (its
 /// inode, size or modification time) hashes it afresh.
 #[derive(Default)]
-pub(super) struct Memo(std::collections::HashMap<String, (String, Option<String>, Option<String>)>);
+pub struct Memo(std::collections::HashMap<String, (String, Option<String>, Option<String>)>);
 
 const MEMO: &str = "bundles/.moby-xtask-digests";
 
@@ -77,6 +77,16 @@ impl Memo {
         let (known, m, s) = self.0.get(rel.as_str())?;
         let enough = known == id && (!md5 || m.is_some()) && (!sha256 || s.is_some());
         enough.then(|| (m.clone(), s.clone()))
+    }
+
+    /// `rel`'s digests, made of the file whose identity is `id`.
+    pub(super) fn insert(&mut self, rel: &Utf8Path, id: String, (md5, sha256): Digests) {
+        self.0.insert(rel.to_string(), (id, md5, sha256));
+    }
+
+    /// `other`'s entries over these.
+    pub(super) fn extend(&mut self, other: Memo) {
+        self.0.extend(other.0);
     }
 
     /// Best effort: a memo that cannot be written costs the next no-op build a hash.

@@ -12,6 +12,7 @@ pub mod inputs;
 pub mod install;
 pub mod kept_daemon;
 pub mod live;
+pub mod prehash;
 pub mod suites;
 pub mod summary;
 pub mod test_daemon;

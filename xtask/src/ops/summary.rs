@@ -45,14 +45,16 @@ pub enum Checksum {
 /// The artifacts under the output directories of `bundles` (relative paths from the fork root).
 /// The digests not remembered from the last summary are computed on every core, each digest
 /// its own job (see [`hack_compat::checksum::digests_parallel`]); a signal stops the hashing
-/// after the jobs under way.
+/// after the jobs under way. `early`: digests made while the build ran ([`super::prehash`]).
 pub async fn collect(
     cx: &Context,
     fork: &Fork,
     bundles: &[String],
     version: &str,
+    early: Option<Memo>,
 ) -> Result<Vec<Artifact>> {
-    let memo = Memo::read(fork);
+    let mut memo = Memo::read(fork);
+    memo.extend(early.unwrap_or_default());
     let t = std::time::Instant::now();
     let mut found = listed(fork, bundles, version)?;
     let kinds = fork.checksum_kinds.clone();

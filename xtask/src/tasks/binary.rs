@@ -10,7 +10,8 @@ use crate::dev::profile::{self, Profile};
 use crate::dev::{Dev, Output, Work};
 use crate::flags;
 use crate::ops::build::{self, make_cmd};
-use crate::ops::summary;
+use crate::ops::{prehash, summary};
+use crate::source::Source;
 
 impl flags::Binary {
     pub async fn run(self, cx: &Context) -> Result<u8> {
@@ -43,11 +44,12 @@ async fn build_and_summarise(
     bundles: &[String],
     force: bool,
 ) -> Result<()> {
-    let dev = w.dev;
+    let (dev, version) = (w.dev, w.dev.version());
     let why = match force {
         true => Some("--force".to_string()),
         false => build::why_build(w, bundles),
     };
+    let mut early_digests = None;
     match why {
         None => {
             cx.ui.status(
@@ -61,13 +63,32 @@ async fn build_and_summarise(
         }
         Some(why) => {
             cx.ui.verbose("Dirty", &why);
-            build::succeeded(bundles, &build::build(w, bundles, Output::Stream).await?)?;
+            // Where the build writes into this machine's files, what it is done with is hashed
+            // while it goes on.
+            let bound = matches!(w.ctr.source, Source::Bind);
+            let since = std::time::SystemTime::now();
+            let early = bound
+                .then(|| prehash::Early::start(&dev.fork, bundles, &version, since))
+                .flatten();
+            let ran = build::build(w, bundles, Output::Stream).await;
+            early_digests = early.map(prehash::Early::finish);
+            build::succeeded(bundles, &ran?)?;
         }
     }
-    // On an engine elsewhere the artifacts are here only once bundles/ came back.
-    w.hand_back().await?;
-    let version = dev.version();
-    let artifacts = summary::collect(cx, &dev.fork, bundles, &version).await?;
+    // On an engine elsewhere the artifacts are here only once bundles/ came back; where they
+    // are this machine's files, they are hashed while their owner is given back.
+    let artifacts = match w.ctr.source {
+        Source::Bind => {
+            let summary = summary::collect(cx, &dev.fork, bundles, &version, early_digests);
+            let (handed, artifacts) = tokio::join!(w.hand_back(), summary);
+            handed?;
+            artifacts?
+        }
+        _ => {
+            w.hand_back().await?;
+            summary::collect(cx, &dev.fork, bundles, &version, None).await?
+        }
+    };
     let builds_binaries = bundles.iter().any(|b| b.contains("binary"));
     if artifacts.is_empty() && builds_binaries {
         bail!(
