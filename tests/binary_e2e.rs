@@ -183,3 +183,102 @@ fn interrupt_one_shot(fork: &Utf8Path, image: &str, env: &[(&str, &str)]) -> Res
     ensure!(rest.iter().any(|l| l.contains("Interrupted")), "{rest:?}");
     Ok(())
 }
+
+/// `binary` is `Fresh`, running nothing of the fork's, exactly while nothing it reads changed;
+/// and `smoke` builds exactly when `binary` would. Each kind of change (an edit of a `.go` file,
+/// another `BUILDFLAGS`, another dev image, a deleted artifact) is made once before `smoke` and
+/// once more (another of its kind) before `binary`; the `binary` after that one is `Fresh`.
+#[test]
+fn binary_is_fresh_until_an_input_changes() -> Result<()> {
+    tests::e2e!();
+    let image = dev_image_2010()?;
+    let other = tests::second::other_image(image)?;
+    let s = Scratch::new("e2e-fresh");
+    let g = GitFork::new(&s, OWNER)?;
+    let mut steps = tests::Steps::new("fresh builds");
+    steps.needs("the first build", || built(&g, image, &[]));
+    let dockerd = g.fork.join("bundles/binary-daemon/dockerd-dev");
+    let fresh = |image: &str, env: &[(&str, &str)]| -> Result<()> {
+        let before = std::fs::metadata(&dockerd)?;
+        let out = g.xtask(image, &["binary"], env);
+        let err = text(&out.stderr);
+        ensure!(out.status.success(), "binary: {err}");
+        ensure!(
+            err.contains("Fresh `hack/make.sh binary`") && !err.contains("Building `"),
+            "not fresh: {err}"
+        );
+        ensure!(
+            text(&out.stdout).contains("md5+sha256 ok"),
+            "no summary: {}",
+            text(&out.stdout)
+        );
+        let after = std::fs::metadata(&dockerd)?;
+        ensure!(
+            (before.ino(), before.mtime_nsec()) == (after.ino(), after.mtime_nsec()),
+            "the fork's script ran: dockerd-dev was written again"
+        );
+        Ok(())
+    };
+    let smoke_builds = |image: &str, env: &[(&str, &str)], builds: bool| -> Result<()> {
+        let out = g.xtask(image, &["smoke"], env);
+        let stdout = text(&out.stdout);
+        ensure!(out.status.success(), "smoke: {stdout}{}", text(&out.stderr));
+        let line = stdout.lines().find(|l| l.starts_with("smoke: build"));
+        let skipped = line.is_some_and(|l| l.contains("up to date, skipped"));
+        ensure!(skipped != builds, "smoke's build line: {line:?}");
+        Ok(())
+    };
+    steps.step(
+        "nothing changed: binary Fresh, smoke skips its build",
+        || {
+            fresh(image, &[])?;
+            smoke_builds(image, &[], false)
+        },
+    );
+    let edit = |n: u32| {
+        use std::io::Write;
+        let mut f = fs_err::OpenOptions::new()
+            .append(true)
+            .open(g.fork.join("daemon/daemon.go"))?;
+        writeln!(f, "// edit {n}")?;
+        anyhow::Ok(())
+    };
+    steps.step("an edit of a .go file", || {
+        edit(1)?;
+        smoke_builds(image, &[], true)?;
+        edit(2)?;
+        built(&g, image, &[])?;
+        fresh(image, &[])
+    });
+    steps.step("another BUILDFLAGS", || {
+        smoke_builds(image, &[("BUILDFLAGS", "-v")], true)?;
+        built(&g, image, &[])?;
+        fresh(image, &[])
+    });
+    steps.step("another dev image", || {
+        smoke_builds(&other, &[], true)?;
+        built(&g, image, &[])?;
+        fresh(image, &[])
+    });
+    steps.step("a deleted artifact", || {
+        fs_err::remove_file(g.fork.join("bundles/binary-daemon/docker-proxy"))?;
+        smoke_builds(image, &[], true)?;
+        fs_err::remove_file(g.fork.join("bundles/binary-daemon/ctr"))?;
+        built(&g, image, &[])?;
+        fresh(image, &[])
+    });
+    steps.finish();
+    Ok(())
+}
+
+/// `binary` ran the fork's build, and it succeeded.
+fn built(g: &GitFork, image: &str, env: &[(&str, &str)]) -> Result<()> {
+    let out = g.xtask_past_fs_flake(image, &["binary"], env);
+    let err = text(&out.stderr);
+    ensure!(out.status.success(), "binary: {err}");
+    ensure!(
+        err.contains("Building `hack/make.sh binary`"),
+        "binary did not build: {err}"
+    );
+    Ok(())
+}

@@ -1,5 +1,6 @@
-//! The live loop on Debian's 20.10.24: `run --watch` serves the build, rebuilds and restarts on
-//! an edit ("ready in X s", the host's DOCKER_HOST unchanged), keeps the old daemon serving
+//! The live loop on Debian's 20.10.24: `run --watch` builds first where nothing is built yet,
+//! serves the build, rebuilds and restarts on an edit ("ready in X s", the host's DOCKER_HOST
+//! unchanged, the new daemon stamped `<commit>-unsupported` as the fork stamps an edited tree), keeps the old daemon serving
 //! when an edit does not compile (the compiler's line shown), and leaves nothing after Ctrl-C;
 //! `test unit --watch` reruns the package whose file changed. And `test unit`'s own errors: a
 //! package that does not compile shows the compiler's line, a package that is not in the fork
@@ -43,18 +44,13 @@ fn run_watch_and_test_unit_watch_on_debian_moby_20_10_24() -> Result<()> {
     let s = Scratch::new("e2e-live");
     let g = GitFork::new(&s, OWNER)?;
     let mut steps = Steps::new("live loop");
-    steps.needs("binary", || {
-        let out = g.binary(image);
-        ensure!(out.status.success(), "binary: {}", text(&out.stderr));
-        Ok(())
-    });
     let socket = format!("unix://{}/bundles/xtask-run/docker.sock", g.fork);
     let home = [("HOME", g.home.as_str())];
     let file = "cmd/dockerd/daemon.go";
     let original = fs_err::read_to_string(g.fork.join(file))?;
 
     steps.step(
-        "run --watch: up, rebuilt on an edit, the old one kept on a broken edit",
+        "run --watch: built first, up, rebuilt on an edit and stamped as that tree is, the old one kept on a broken edit",
         || {
             let args = [
                 "--fork",
@@ -64,13 +60,17 @@ fn run_watch_and_test_unit_watch_on_debian_moby_20_10_24() -> Result<()> {
                 "run",
                 "--watch",
             ];
+            // No build yet: the loop starts by building, and says so.
             let mut run = Running::spawn(&args, &[("HOME", g.home.as_str())])?;
+            run.wait_for("no dockerd built", Duration::from_secs(60))?;
+            run.wait_for("Finished hack/make.sh binary", Duration::from_secs(900))?;
             run.wait_for(
                 "dockerd is up: export DOCKER_HOST=",
                 Duration::from_secs(180),
             )?;
             run.wait_for("Watching", Duration::from_secs(10))?;
             let first = server_answers(&socket)?;
+            ensure!(first == g.head_short, "the first build says {first}");
 
             // The two-terminal matrix, A = this `run`: B wants another container (another
             // DOCKER_PORT, another image; and a debugger's DELVE_PORT); A's daemon answers after
@@ -96,9 +96,10 @@ fn run_watch_and_test_unit_watch_on_debian_moby_20_10_24() -> Result<()> {
             // An edit that compiles: built again, installed, restarted on the same socket.
             append(&g, file, "// edited while `run --watch` serves")?;
             run.wait_for("ready in ", Duration::from_secs(600))?;
+            // The edited tree is stamped as the fork's hack/make.sh stamps a modified tree.
             let second = server_answers(&socket)?;
             ensure!(
-                second.starts_with(&g.head_short),
+                second == format!("{}-unsupported", g.head_short),
                 "after the edit the server says {second} (before: {first})"
             );
 

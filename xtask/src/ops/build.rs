@@ -69,6 +69,16 @@ pub async fn build(w: &Work<'_>, bundles: &[String], out: Output) -> Result<Ran>
     build_with(w, bundles, out, &[]).await
 }
 
+/// [`build`] of what [`why_build`] just read (`read`), which is not listed again.
+pub async fn build_read(
+    w: &Work<'_>,
+    bundles: &[String],
+    out: Output,
+    read: Option<String>,
+) -> Result<Ran> {
+    build_inner(w, bundles, out, &[], Some(read)).await
+}
+
 /// [`build`] with `env` (`NAME=value`) over the fork's: the live loop keeps `bundles/`
 /// (`KEEPBUNDLE=1`), where `run`'s socket and log live.
 pub async fn build_with(
@@ -76,6 +86,17 @@ pub async fn build_with(
     bundles: &[String],
     out: Output,
     env: &[String],
+) -> Result<Ran> {
+    build_inner(w, bundles, out, env, None).await
+}
+
+/// `read`: what the build reads, when the caller listed it just before (else listed here).
+async fn build_inner(
+    w: &Work<'_>,
+    bundles: &[String],
+    out: Output,
+    env: &[String],
+    read: Option<Option<String>>,
 ) -> Result<Ran> {
     let (cx, dev) = (w.cx, w.dev);
     let cmd = make_cmd(bundles);
@@ -86,7 +107,10 @@ pub async fn build_with(
             .await?;
     }
     // What this build reads, as it starts: an edit while it runs makes the next one build.
-    let read = records.then(|| inputs::render(w, bundles, env)).flatten();
+    let read = match read {
+        Some(read) => read.filter(|_| records),
+        None => records.then(|| inputs::render(w, bundles, env)).flatten(),
+    };
     let source = dev.stamp.as_ref().map(|s| s.source.to_string());
     // The stamp: the fork's, unless this build is given its own (the live loop's rebuilds).
     let commit = env
@@ -136,13 +160,15 @@ pub async fn build_with(
 
 /// Why `binary` must run (`None`: it is fresh): the inputs differ from the last successful
 /// build's, or what that build wrote is no longer what was hashed after it. Any doubt builds.
-pub fn why_build(w: &Work<'_>, bundles: &[String]) -> Option<String> {
+/// Also what the build reads, as listed for that, for [`build_read`].
+pub fn why_build(w: &Work<'_>, bundles: &[String]) -> (Option<String>, Option<String>) {
     let dev = w.dev;
     let now = inputs::render(w, bundles, &[]);
     if let Some(why) = build_record::stale(&dev.fork, now.as_deref()) {
-        return Some(why);
+        return (Some(why), now);
     }
     let version = dev.version();
-    (!hashed::as_hashed(&dev.fork, bundles, &version))
-        .then(|| "the built files changed since the build".to_string())
+    let why = (!hashed::as_hashed(&dev.fork, bundles, &version))
+        .then(|| "the built files changed since the build".to_string());
+    (why, now)
 }

@@ -45,8 +45,8 @@ async fn build_and_summarise(
     force: bool,
 ) -> Result<()> {
     let (dev, version) = (w.dev, w.dev.version());
-    let why = match force {
-        true => Some("--force".to_string()),
+    let (why, read) = match force {
+        true => (Some("--force".to_string()), None),
         false => build::why_build(w, bundles),
     };
     let mut early_digests = None;
@@ -70,7 +70,10 @@ async fn build_and_summarise(
             let early = bound
                 .then(|| prehash::Early::start(&dev.fork, bundles, &version, since))
                 .flatten();
-            let ran = build::build(w, bundles, Output::Stream).await;
+            let ran = match read {
+                Some(read) => build::build_read(w, bundles, Output::Stream, Some(read)).await,
+                None => build::build(w, bundles, Output::Stream).await,
+            };
             early_digests = early.map(prehash::Early::finish);
             build::succeeded(bundles, &ran?)?;
         }

@@ -29,7 +29,15 @@ impl flags::Run {
             bail!("--watch restarts dockerd on every change, which a debugger session cannot follow: unset DELVE_PORT, or drop --watch");
         }
         let watch = self.watch;
-        install::with_build(cx, &dev, self.build, async |w| {
+        // A watch loop starts by building (as air does) when there is nothing to serve yet.
+        let first_build = watch && !self.build && install::daemon_dir(&dev).is_none();
+        if first_build {
+            cx.ui.note(format!(
+                "no dockerd built in {}/bundles yet: building it first",
+                dev.fork.root
+            ));
+        }
+        install::with_build(cx, &dev, self.build || first_build, async |w| {
             let result = serve(w, watch).await;
             let host_socket = dev.fork.root.join(SOCKET);
             let _ = std::fs::remove_file(&host_socket);

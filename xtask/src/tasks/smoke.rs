@@ -146,12 +146,12 @@ async fn steps(w: &Work<'_>, args: &flags::Smoke) -> std::result::Result<(), Fai
     let check = |step| cx.cancel.check().map_err(|i| at(step)(i.into()));
 
     let t = Instant::now();
-    let stale = build::why_build(w, &["binary".to_string()]);
+    let (stale, read) = build::why_build(w, &["binary".to_string()]);
     let built = build_record::read(&dev.fork).is_some() && install::daemon_dir(dev).is_some();
     match (&stale, args.no_build) {
         (Some(why), false) => {
             let bundles = ["binary".to_string()];
-            let ran = build::build(w, &bundles, Output::Capture)
+            let ran = build::build_read(w, &bundles, Output::Capture, read)
                 .await
                 .map_err(at("build"))?;
             if ran.code != 0 {
