@@ -17,24 +17,21 @@ pub fn as_hashed(fork: &Fork, bundles: &[String], version: &str) -> bool {
         return false;
     }
     let mut seen = 0;
-    for bundle in bundles {
-        for o in fork.bundle_outputs(bundle, version) {
-            let Ok(entries) = std::fs::read_dir(fork.root.join(&o.dir)) else {
-                continue;
+    for dir in super::summary::output_dirs(fork, bundles, version) {
+        let Ok(entries) = std::fs::read_dir(fork.root.join(&dir)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(name) = e.file_name().into_string() else {
+                return false;
             };
-            for e in entries.flatten() {
-                let Ok(name) = e.file_name().into_string() else {
-                    return false;
-                };
-                let Ok(m) = e.metadata() else { return false };
-                if name.ends_with(".md5") || name.ends_with(".sha256") || e.path().is_symlink() {
-                    continue;
-                }
-                let rel = o.dir.join(&name);
-                match memo.0.get(rel.as_str()) {
-                    Some((id, ..)) if *id == Memo::identity(&m) => seen += 1,
-                    _ => return false,
-                }
+            let Ok(m) = e.metadata() else { return false };
+            if super::summary::is_checksum_file(&name) || e.path().is_symlink() {
+                continue;
+            }
+            match memo.0.get(dir.join(&name).as_str()) {
+                Some((id, ..)) if *id == Memo::identity(&m) => seen += 1,
+                _ => return false,
             }
         }
     }

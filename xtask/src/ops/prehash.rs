@@ -13,6 +13,7 @@ use camino::Utf8PathBuf;
 use hack_compat::{Checksum, Fork};
 
 use super::hashed::Memo;
+use super::summary;
 
 /// The thread hashing beside a build; [`Early::finish`] ends it.
 pub struct Early {
@@ -33,14 +34,13 @@ impl Early {
         if kinds.is_empty() {
             return None;
         }
-        let mut dirs: Vec<(Utf8PathBuf, Utf8PathBuf)> = Vec::new();
-        for b in bundles {
-            for o in fork.bundle_outputs(b, version) {
-                if !dirs.iter().any(|(rel, _)| *rel == o.dir) {
-                    dirs.push((o.dir.clone(), fork.root.join(&o.dir)));
-                }
-            }
-        }
+        let dirs: Vec<(Utf8PathBuf, Utf8PathBuf)> = summary::output_dirs(fork, bundles, version)
+            .into_iter()
+            .map(|rel| {
+                let abs = fork.root.join(&rel);
+                (rel, abs)
+            })
+            .collect();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -84,6 +84,9 @@ fn look(
         let Ok(name) = e.file_name().into_string() else {
             continue;
         };
+        if summary::is_checksum_file(&name) {
+            continue;
+        }
         let done = kinds
             .iter()
             .all(|k| dir.join(format!("{name}.{}", k.ext())).is_file());

@@ -114,33 +114,45 @@ struct Found {
     digests: Digests,
 }
 
-/// The files (not the checksum files) of the bundles' output directories, each directory once,
-/// by name.
-fn listed(fork: &Fork, bundles: &[String], version: &str) -> Result<Vec<Found>> {
+/// The bundles' output directories (relative to the fork root), each once.
+pub(super) fn output_dirs(fork: &Fork, bundles: &[String], version: &str) -> Vec<Utf8PathBuf> {
     let mut dirs: Vec<Utf8PathBuf> = Vec::new();
-    let mut found = Vec::new();
     for bundle in bundles {
         for o in fork.bundle_outputs(bundle, version) {
-            let dir = fork.root.join(&o.dir);
-            if !dir.is_dir() || dirs.contains(&o.dir) {
-                continue;
+            if !dirs.contains(&o.dir) {
+                dirs.push(o.dir);
             }
-            dirs.push(o.dir.clone());
-            let mut names: Vec<String> = fs_err::read_dir(&dir)?
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| !n.ends_with(".md5") && !n.ends_with(".sha256"))
-                .collect();
-            names.sort();
-            for name in names {
-                let rel = o.dir.join(&name);
-                let meta = fs_err::symlink_metadata(dir.join(&name))?;
-                found.push(Found {
-                    dir: dir.clone(),
-                    rel,
-                    meta,
-                    digests: (None, None),
-                });
-            }
+        }
+    }
+    dirs
+}
+
+/// Whether `name` is a checksum file `hash_files` writes, not an artifact.
+pub(super) fn is_checksum_file(name: &str) -> bool {
+    name.ends_with(".md5") || name.ends_with(".sha256")
+}
+
+/// The files (not the checksum files) of the bundles' output directories, by name.
+fn listed(fork: &Fork, bundles: &[String], version: &str) -> Result<Vec<Found>> {
+    let mut found = Vec::new();
+    for rel_dir in output_dirs(fork, bundles, version) {
+        let dir = fork.root.join(&rel_dir);
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut names: Vec<String> = fs_err::read_dir(&dir)?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !is_checksum_file(n))
+            .collect();
+        names.sort();
+        for name in names {
+            let meta = fs_err::symlink_metadata(dir.join(&name))?;
+            found.push(Found {
+                dir: dir.clone(),
+                rel: rel_dir.join(&name),
+                meta,
+                digests: (None, None),
+            });
         }
     }
     Ok(found)
@@ -160,11 +172,10 @@ async fn hash(cx: &Context, jobs: Vec<Job>) -> Result<Vec<std::io::Result<String
     });
     let done = tokio::select! {
         done = &mut task => done,
-        _ = cx.cancel.cancelled() => {
+        sig = cx.cancel.cancelled() => {
             stop.store(true, Ordering::Relaxed);
             let _ = task.await;
-            cx.cancel.check()?;
-            unreachable!("a signal was received")
+            return Err(crate::cancel::Interrupted(sig).into());
         }
     };
     let done = done.map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;

@@ -70,9 +70,9 @@ async fn build_and_summarise(
             let early = bound
                 .then(|| prehash::Early::start(&dev.fork, bundles, &version, since))
                 .flatten();
-            let ran = match read {
-                Some(read) => build::build_read(w, bundles, Output::Stream, Some(read)).await,
-                None => build::build(w, bundles, Output::Stream).await,
+            let ran = match force {
+                true => build::build(w, bundles, Output::Stream).await,
+                false => build::build_read(w, bundles, Output::Stream, read).await,
             };
             early_digests = early.map(prehash::Early::finish);
             build::succeeded(bundles, &ran?)?;
