@@ -77,7 +77,7 @@ fn ci_jobs_on_debian_moby_26_1_5() -> Result<()> {
     let test = g.fork.join("integration/system/xtask_info_test.go");
     fs_err::write(&test, INFO_TEST)?;
     chown(&test)?;
-    let out = g.xtask(
+    let out = g.xtask_past_fs_flake(
         &image,
         &["ci", "run", "integration/userns", "--run", "TestVersion"],
         &[],
@@ -157,7 +157,7 @@ fn cli_shard(g: &GitFork, image: &str) -> Result<()> {
         })
         .and_then(|e| e["id"].as_str().map(str::to_string))
         .context("no integration-cli entry holds DockerCLIInfoSuite")?;
-    let out = g.xtask(
+    let out = g.xtask_past_fs_flake(
         image,
         &[
             "ci",
