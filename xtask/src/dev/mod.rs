@@ -76,6 +76,13 @@ impl Dev {
     /// exports it, and a missing one is a one-line note.
     pub fn open(cx: &Context, need_commit: bool) -> Result<Dev> {
         let fork = fork::open(&cx.opts)?;
+        // A build lists its inputs, a sync to an engine elsewhere the files it sends: begun
+        // before the stamp's index check, which runs beside it.
+        let remote = crate::engine::endpoint::over_network(cx.docker_context.as_deref());
+        let early_walk = match need_commit || remote {
+            true => source::EarlyWalk::start(&fork.root),
+            false => source::EarlyWalk::none(),
+        };
         let env_commit = std::env::var("DOCKER_GITCOMMIT").ok();
         let stamp = match commit::stamp(
             &fork.root,
@@ -101,10 +108,6 @@ impl Dev {
             stamp.as_ref().map(|s| s.commit.as_str()),
         );
         let names = Names::new(fork.root.as_str());
-        let early_walk = match crate::engine::endpoint::over_network(cx.docker_context.as_deref()) {
-            true => source::EarlyWalk::start(&fork.root),
-            false => source::EarlyWalk::none(),
-        };
         Ok(Dev {
             fork,
             stamp,

@@ -8,7 +8,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use camino::Utf8Path;
-use git2::{ErrorCode, Oid, Repository, StatusOptions};
+use git2::{ErrorCode, Oid, Repository};
 use hack_compat::CommitForm;
 use std::path::Path;
 
@@ -94,7 +94,7 @@ fn git_stamp(root: &Utf8Path, form: CommitForm, dirty_check: bool) -> Result<Str
         CommitForm::Short => short_hash(&repo, commit.id())?,
         CommitForm::Full => commit.id().to_string(),
     };
-    if dirty_check && is_dirty(&repo)? {
+    if dirty_check && super::dirty::is_dirty(&repo)? {
         hash.push_str("-unsupported");
     }
     Ok(hash)
@@ -264,18 +264,6 @@ fn be32(data: &[u8], at: usize) -> Option<u32> {
 
 fn be64(data: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(data.get(at..at + 8)?.try_into().ok()?))
-}
-
-/// `git status --porcelain --untracked-files=no` is non-empty.
-fn is_dirty(repo: &Repository) -> Result<bool> {
-    let mut opts = StatusOptions::new();
-    opts.include_untracked(false)
-        .include_ignored(false)
-        .exclude_submodules(false);
-    let statuses = repo
-        .statuses(Some(&mut opts))
-        .context("git status failed")?;
-    Ok(!statuses.is_empty())
 }
 
 /// `git rev-parse --abbrev-ref HEAD`: the branch name, `HEAD` when detached, `None` without git.

@@ -3,6 +3,7 @@
 //! dev image to use; and the commit stamp (`commit.rs`).
 
 pub mod commit;
+mod dirty;
 
 use std::os::unix::fs::MetadataExt;
 

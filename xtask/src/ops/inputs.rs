@@ -18,7 +18,7 @@ pub const FILE: &str = "bundles/.moby-xtask-inputs";
 /// The inputs of a build of `bundles` with `env` over the fork's, one fact a line, in a fixed
 /// order; `None` when the fork's files cannot be listed (no git checkout): always build then.
 pub fn render(w: &Work<'_>, bundles: &[String], env: &[String]) -> Option<String> {
-    let files = crate::source::walk::files(&w.dev.fork.root).ok()?;
+    let files = w.dev.early_walk.take(&w.dev.fork.root).ok()?;
     let mut vars = w.exec().env;
     vars.extend(env.iter().cloned());
     vars.sort();

@@ -14,7 +14,8 @@ use hack_compat::Fork;
 
 pub use probe::shares;
 pub use pull::{pull_bundles, pull_with_list};
-pub use sync::{EarlyWalk, Pushed, Target};
+pub use sync::{Pushed, Target};
+pub use walk::EarlyWalk;
 
 use crate::dev::exec::Exec;
 use crate::dev::names::Names;

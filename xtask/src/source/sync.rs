@@ -21,7 +21,7 @@ use bytes::Bytes;
 use camino::{Utf8Path, Utf8PathBuf};
 use hack_compat::Fork;
 
-use super::walk::{self, Manifest};
+use super::walk::{self, EarlyWalk, Manifest};
 use crate::dev::exec::{Exec, Output};
 use crate::dev::names::{self, Names, LABEL_FORK, LABEL_IMAGE, LABEL_SYNC_ID};
 use crate::dev::spec::Mount;
@@ -141,37 +141,12 @@ pub struct Pushed {
 pub struct Snapshot(Manifest);
 
 pub async fn snapshot(fork: &Fork, early: &EarlyWalk) -> Result<Snapshot> {
-    let taken = early.0.lock().ok().and_then(|mut h| h.take());
+    let taken = early.take_handle();
     let root = fork.root.clone();
-    tokio::task::spawn_blocking(move || match taken {
-        Some(walking) => walking
-            .join()
-            .unwrap_or_else(|_| Err(anyhow!("listing the fork's files failed"))),
-        None => walk::files(&root),
-    })
-    .await
-    .map_err(|e| anyhow!("listing the fork's files: {e}"))?
-    .map(Snapshot)
-}
-
-/// The fork's walk started on a thread of its own when the command begins, where the engine is
-/// probably elsewhere: it runs while the connection is made (over ssh, the larger part of a
-/// command that changes nothing), and the first sync takes its result; later ones walk again.
-pub struct EarlyWalk(std::sync::Mutex<Option<std::thread::JoinHandle<Result<Manifest>>>>);
-
-impl EarlyWalk {
-    pub fn start(root: &Utf8Path) -> EarlyWalk {
-        let root = root.to_owned();
-        let walking = std::thread::Builder::new()
-            .name("walk".into())
-            .spawn(move || walk::files(&root))
-            .ok();
-        EarlyWalk(std::sync::Mutex::new(walking))
-    }
-
-    pub fn none() -> EarlyWalk {
-        EarlyWalk(std::sync::Mutex::new(None))
-    }
+    tokio::task::spawn_blocking(move || EarlyWalk::join_or_walk(taken, &root))
+        .await
+        .map_err(|e| anyhow!("listing the fork's files: {e}"))?
+        .map(Snapshot)
 }
 
 /// Send what changed since the last sync into the volume.

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
+use std::sync::Mutex;
 
 use anyhow::{Context as _, Result};
 use camino::Utf8Path;
@@ -105,6 +106,47 @@ pub fn files(root: &Utf8Path) -> Result<Manifest> {
         }
     }
     Ok(out)
+}
+
+/// The fork's walk started on a thread of its own when a command begins: it runs while the
+/// engine is reached and the dev container looked up (over ssh, the larger part of a command
+/// that changes nothing; locally, beside the commit stamp's check of the index). The first
+/// listing of the command takes its result; later ones (a watch's next build) walk again.
+pub struct EarlyWalk(Mutex<Option<Walking>>);
+
+type Walking = std::thread::JoinHandle<Result<Manifest>>;
+
+impl EarlyWalk {
+    pub fn start(root: &Utf8Path) -> EarlyWalk {
+        let root = root.to_owned();
+        let walking = std::thread::Builder::new()
+            .name("walk".into())
+            .spawn(move || files(&root))
+            .ok();
+        EarlyWalk(Mutex::new(walking))
+    }
+
+    pub fn none() -> EarlyWalk {
+        EarlyWalk(Mutex::new(None))
+    }
+
+    /// The early walk's files, or a walk of `root` now when it was taken already (or never ran).
+    pub fn take(&self, root: &Utf8Path) -> Result<Manifest> {
+        Self::join_or_walk(self.take_handle(), root)
+    }
+
+    pub(super) fn take_handle(&self) -> Option<Walking> {
+        self.0.lock().ok().and_then(|mut h| h.take())
+    }
+
+    pub(super) fn join_or_walk(walking: Option<Walking>, root: &Utf8Path) -> Result<Manifest> {
+        match walking {
+            Some(w) => w
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("listing the fork's files failed"))),
+            None => files(root),
+        }
+    }
 }
 
 pub fn read_manifest(path: &Utf8Path, volume_id: &str) -> Manifest {

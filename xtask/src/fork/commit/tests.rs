@@ -88,6 +88,74 @@ fn untracked_files_do_not_count() {
     );
 }
 
+/// Our `-unsupported` against git's own `status --porcelain --untracked-files=no`, read
+/// without git refreshing the index first (`--no-optional-locks`), as the tool reads it.
+fn agrees_with_git(r: &Repo) -> bool {
+    let ours = from_git(&r.dir, CommitForm::Full)
+        .unwrap()
+        .ends_with("-unsupported");
+    let git = !r
+        .git(&[
+            "--no-optional-locks",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+        ])
+        .is_empty();
+    assert_eq!(ours, git, "ours vs git status in {}", r.dir);
+    ours
+}
+
+#[test]
+fn stat_changes_without_content_changes_are_clean() {
+    let r = Repo::new("touched");
+    for i in 0..40 {
+        std::fs::write(r.dir.join(format!("f{i}.go")), "package a\n").unwrap();
+    }
+    r.git(&["add", "."]);
+    r.git(&["commit", "-qm", "many"]);
+    // One file rewritten with the same bytes (stat differs: asked of libgit2, file by file).
+    std::fs::write(r.dir.join("a.go"), "package a\n").unwrap();
+    assert!(!agrees_with_git(&r));
+    // Every file rewritten (past the per-file asking: one full status).
+    for i in 0..40 {
+        std::fs::write(r.dir.join(format!("f{i}.go")), "package a\n").unwrap();
+    }
+    assert!(!agrees_with_git(&r));
+}
+
+#[test]
+fn edits_hidden_from_size_and_mtime_deletions_and_modes_are_unsupported() {
+    let r = Repo::new("hidden");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let before = std::fs::metadata(r.dir.join("a.go")).unwrap();
+    std::fs::write(r.dir.join("a.go"), "package b\n").unwrap();
+    let mtime = filetime_of(&before);
+    set_mtime(&r.dir.join("a.go"), mtime);
+    assert!(agrees_with_git(&r));
+    r.git(&["checkout", "--", "a.go"]);
+    assert!(!agrees_with_git(&r));
+    std::fs::remove_file(r.dir.join("a.go")).unwrap();
+    assert!(agrees_with_git(&r));
+    r.git(&["checkout", "--", "a.go"]);
+    r.git(&["update-index", "--chmod=-x", "a.go"]);
+    std::fs::set_permissions(
+        r.dir.join("a.go"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    assert!(agrees_with_git(&r));
+}
+
+fn filetime_of(m: &std::fs::Metadata) -> std::time::SystemTime {
+    m.modified().unwrap()
+}
+
+fn set_mtime(path: &Utf8Path, t: std::time::SystemTime) {
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.set_modified(t).unwrap();
+}
+
 #[test]
 fn detached_head() {
     let r = Repo::new("detached");
