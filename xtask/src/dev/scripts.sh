@@ -357,6 +357,19 @@ daemon_wait() {
     return 4
 }
 
+# has_children PID: a process whose parent is PID runs (read from /proc: no procps needed).
+has_children() {
+    parent=$1
+    for s in /proc/[0-9]*/stat; do
+        read -r st 2>/dev/null <"$s" || continue
+        # The fields after the command name (which may hold spaces): state, then the parent.
+        # shellcheck disable=SC2086
+        set -- ${st##*") "}
+        [ "${2:-}" = "$parent" ] && return 0
+    done
+    return 1
+}
+
 # daemon_stop TENTHS: SIGTERM, then SIGKILL after TENTHS/10 s (exit 9); then whatever of its
 # session is left (containerd, shims).
 daemon_stop() {
@@ -368,13 +381,16 @@ daemon_stop() {
     kill -TERM "$p" 2>/dev/null
     i=0 done_at=
     while kill -0 "$p" 2>/dev/null && [ "$i" -lt $(($1 * 5)) ]; do
-        # Its own shutdown done ("Daemon shutdown complete"), dockerd may linger (20.10 waits a
-        # second to reconnect to the containerd it stopped): 0.2 s more, then it is ended.
+        # Its containers and networks shut down ("Clean shutdown succeeded", the --debug line of
+        # every era; "Force shutdown daemon" past its timeout), what is left of dockerd's exit
+        # is the wait for the containerd it supervises, polled once a second (a second lost on
+        # every stop): once dockerd has no child left (or a second after), it is ended.
         if [ -z "$done_at" ] && [ -n "$log" ] &&
-            tail -c +$((seen + 1)) "$log" 2>/dev/null | grep -q 'Daemon shutdown complete'; then
+            tail -c +$((seen + 1)) "$log" 2>/dev/null |
+            grep -q -e 'Clean shutdown succeeded' -e 'Force shutdown daemon' -e 'Daemon shutdown complete'; then
             done_at=$i
         fi
-        if [ -n "$done_at" ] && [ $((i - done_at)) -ge 10 ]; then
+        if [ -n "$done_at" ] && { [ $((i - done_at)) -ge 50 ] || ! has_children "$p"; }; then
             kill -KILL -"$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null
             break
         fi

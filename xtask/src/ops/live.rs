@@ -65,7 +65,7 @@ pub async fn run_watch(w: &Work<'_>, cmd: &[String], ready: &str) -> Result<u8> 
                 let (installed, stopped) = tokio::join!(install::install(w, Output::Capture), stop);
                 installed?;
                 stopped?;
-                restart(w, cmd).await
+                start_ready(w, cmd).await
             }
             .await;
             if let Err(e) = restarted {
@@ -212,6 +212,8 @@ async fn build_newest(w: &Work<'_>, watch: &mut Watch) -> Result<Option<crate::d
     let bundles = ["binary".to_string()];
     loop {
         w.refresh_source().await?;
+        // The build's inputs listed beside its stamp's check of the index, as at the start.
+        w.dev.early_walk.rearm(&w.dev.fork.root);
         // Each build stamped as its tree is, as `binary` stamps it.
         let env = [
             KEEP.to_string(),
@@ -235,8 +237,13 @@ async fn build_newest(w: &Work<'_>, watch: &mut Watch) -> Result<Option<crate::d
 /// Stop the daemon (if up) and start it again on the installed binaries, waiting until it
 /// answers; its data stays.
 async fn restart(w: &Work<'_>, cmd: &[String]) -> Result<()> {
+    daemon::stop(&w.exec(), w.cx.cancel.limit(DAEMON_STOP)).await?;
+    start_ready(w, cmd).await
+}
+
+/// Start dockerd (none of the tool's runs) and wait until it answers.
+async fn start_ready(w: &Work<'_>, cmd: &[String]) -> Result<()> {
     let (cx, exec) = (w.cx, w.exec());
-    daemon::stop(&exec, cx.cancel.limit(DAEMON_STOP)).await?;
     super::kept_daemon::stop_before_another(w).await?;
     daemon::start_logged(&exec, RUN_LOG, cmd).await?;
     let ready = cx

@@ -130,6 +130,15 @@ impl EarlyWalk {
         EarlyWalk(Mutex::new(None))
     }
 
+    /// A new walk of `root` begun for the next listing (a watch's next build), beside the
+    /// stamp taken for it; one still pending is dropped (it saw the tree before the edit).
+    pub fn rearm(&self, root: &Utf8Path) {
+        let fresh = EarlyWalk::start(root).take_handle();
+        if let Ok(mut h) = self.0.lock() {
+            *h = fresh;
+        }
+    }
+
     /// The early walk's files, or a walk of `root` now when it was taken already (or never ran).
     pub fn take(&self, root: &Utf8Path) -> Result<Manifest> {
         Self::join_or_walk(self.take_handle(), root)
