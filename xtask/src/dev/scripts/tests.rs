@@ -324,3 +324,59 @@ fn each_exec_carries_only_what_its_function_needs() {
         );
     }
 }
+
+#[test]
+fn daemon_stop_ends_dockerd_once_it_is_shut_down_and_its_containerd_gone() {
+    if dash().is_none() {
+        return;
+    }
+    let dir = scratch("stop");
+    let (pf, log, fifo) = (
+        dir.join("dockerd.pid"),
+        dir.join("dockerd.log"),
+        dir.join("never"),
+    );
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let lib = LIBRARY.replace(
+        "DOCKERD_PIDFILE=/var/run/moby-xtask-dockerd.pid",
+        &format!("DOCKERD_PIDFILE={}", pf.display()),
+    );
+    let sh = |args: &[&str]| {
+        Command::new("dash")
+            .arg("-c")
+            .arg(&lib)
+            .arg("sh")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // A stand-in dockerd: on SIGTERM it logs its clean shutdown (as `--debug` does), stops its
+    // child (its containerd), and then lingers without a child (the supervisor's once-a-second
+    // poll, here forever: a read of a FIFO nobody writes).
+    let fake = format!(
+        r#"trap 'echo "level=debug msg=\"Clean shutdown succeeded\""; kill $c; wait $c; read -r x <{fifo}' TERM; sleep 600 & c=$!; wait $c"#,
+        fifo = fifo.display()
+    );
+    let log_s = log.display().to_string();
+    succeeded(&sh(&["daemon_start", &log_s, "sh", "-c", &fake]));
+    let started = Instant::now();
+    while !pf.exists() && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200)); // its child started
+    let pid = std::fs::read_to_string(&pf).unwrap().trim().to_string();
+    // Bound 5 s: only the end of its own work (not its exit, which never comes) ends it
+    // without the SIGKILL past the bound (exit 9).
+    let out = sh(&["daemon_stop", "50"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // Gone, or a zombie its new parent has not reaped yet.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = state.rsplit(") ").next().unwrap_or_default();
+    assert!(state.is_empty() || state.starts_with('Z'), "{state}");
+    assert!(!pf.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
