@@ -29,9 +29,19 @@ pub fn check_packages(fork: &Fork, pkgs: &[String]) -> Result<()> {
 }
 
 /// The tools the fork's script runs must be in the dev image: say so before running, not as an
-/// exit 127 after.
+/// exit 127 after. A tool found stays found in that container for this process: a watch asks
+/// once.
 async fn check_tools(w: &Work<'_>) -> Result<()> {
+    static FOUND: std::sync::Mutex<Vec<(String, &str)>> = std::sync::Mutex::new(Vec::new());
+    let known = |tool: &str| {
+        FOUND
+            .lock()
+            .is_ok_and(|f| f.iter().any(|(c, t)| *c == w.ctr.id && *t == tool))
+    };
     for tool in w.dev.fork.unit_test_tools() {
+        if known(tool) {
+            continue;
+        }
         let found = w
             .exec()
             .script("command_path", &[tool], Output::Discard)
@@ -43,6 +53,9 @@ async fn check_tools(w: &Work<'_>) -> Result<()> {
                  or give one that has it (--image)",
                 w.dev.spec.image
             );
+        }
+        if let Ok(mut f) = FOUND.lock() {
+            f.push((w.ctr.id.clone(), tool));
         }
     }
     Ok(())
