@@ -241,7 +241,7 @@ async fn restart(w: &Work<'_>, cmd: &[String]) -> Result<()> {
     start_ready(w, cmd).await
 }
 
-/// Start dockerd (none of the tool's runs) and wait until it answers.
+/// Start dockerd (the tool's own is stopped already) and wait until it answers.
 async fn start_ready(w: &Work<'_>, cmd: &[String]) -> Result<()> {
     let (cx, exec) = (w.cx, w.exec());
     super::kept_daemon::stop_before_another(w).await?;

@@ -116,14 +116,17 @@ pub struct EarlyWalk(Mutex<Option<Walking>>);
 
 type Walking = std::thread::JoinHandle<Result<Manifest>>;
 
+fn spawn(root: &Utf8Path) -> Option<Walking> {
+    let root = root.to_owned();
+    std::thread::Builder::new()
+        .name("walk".into())
+        .spawn(move || files(&root))
+        .ok()
+}
+
 impl EarlyWalk {
     pub fn start(root: &Utf8Path) -> EarlyWalk {
-        let root = root.to_owned();
-        let walking = std::thread::Builder::new()
-            .name("walk".into())
-            .spawn(move || files(&root))
-            .ok();
-        EarlyWalk(Mutex::new(walking))
+        EarlyWalk(Mutex::new(spawn(root)))
     }
 
     pub fn none() -> EarlyWalk {
@@ -133,7 +136,7 @@ impl EarlyWalk {
     /// A new walk of `root` begun for the next listing (a watch's next build), beside the
     /// stamp taken for it; one still pending is dropped (it saw the tree before the edit).
     pub fn rearm(&self, root: &Utf8Path) {
-        let fresh = EarlyWalk::start(root).take_handle();
+        let fresh = spawn(root);
         if let Ok(mut h) = self.0.lock() {
             *h = fresh;
         }
