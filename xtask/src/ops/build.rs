@@ -151,6 +151,7 @@ async fn build_inner(
             inputs: digest,
         };
         build_record::write(&dev.fork, &record)?;
+        hashed::note_built(&dev.fork, bundles, &dev.version());
     }
     if ran.code == 0 {
         cx.ui.step("Finished", &cmd.join(" "), t.elapsed(), "");

@@ -101,10 +101,44 @@ impl Memo {
                 Self::identity(&m)
             ));
         }
-        let path = fork.root.join(MEMO);
-        if std::fs::write(&path, text).is_ok() {
-            let _ = crate::fork::own(fork, &path);
+        save(fork, &text);
+    }
+}
+
+/// After a build that prints no summary (`smoke`, the live loop): the identity of each file the
+/// bundles' output directories hold, with the digests of those the memo already knew as they
+/// are, so that a later `binary` or `smoke` finds the build's files as it left them (a summary
+/// hashes what has no digest yet). Best effort, as [`Memo::write`].
+pub fn note_built(fork: &Fork, bundles: &[String], version: &str) {
+    let old = Memo::read(fork);
+    let mut text = String::new();
+    for dir in super::summary::output_dirs(fork, bundles, version) {
+        let Ok(entries) = std::fs::read_dir(fork.root.join(&dir)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let (Ok(name), Ok(m)) = (e.file_name().into_string(), e.metadata()) else {
+                continue;
+            };
+            if super::summary::is_checksum_file(&name) || m.file_type().is_symlink() {
+                continue;
+            }
+            let (rel, id) = (dir.join(&name), Memo::identity(&m));
+            let (md5, sha) = match old.0.get(rel.as_str()) {
+                Some((known, md5, sha)) if *known == id => (md5.clone(), sha.clone()),
+                _ => (None, None),
+            };
+            let (md5, sha) = (md5.unwrap_or_default(), sha.unwrap_or_default());
+            text.push_str(&format!("{rel}\t{id}\t{md5}\t{sha}\n"));
         }
+    }
+    save(fork, &text);
+}
+
+fn save(fork: &Fork, text: &str) {
+    let path = fork.root.join(MEMO);
+    if std::fs::write(&path, text).is_ok() {
+        let _ = crate::fork::own(fork, &path);
     }
 }
 
