@@ -13,7 +13,6 @@ pkg=pkg/pidfile
 ctr=$(dev_container)
 src=$(docker inspect -f '{{.Config.WorkingDir}}' "$ctr")
 edit() { echo "// bench edit $RANDOM$RANDOM" >>"$fork/$pkg/pidfile.go"; }
-now() { date +%s.%N; }
 log="$work/unit-watch.log"
 by_hand() {
     edit
@@ -30,10 +29,10 @@ watched() {
     grep -q Watching "$log" || { tail -20 "$log"; exit 1; }
     sleep 1
     n=$(grep -c ' passed, ' "$log" || true)
-    t0=$(now)
+    t0=$EPOCHREALTIME
     edit
-    for _ in $(seq 6000); do [ "$(grep -c ' passed, ' "$log")" -gt "$n" ] && break; sleep 0.02; done
-    ws+=("$(awk "BEGIN {print $(now) - $t0}")")
+    wait_for "$log" ' passed, ' $((n + 1)) || { tail -20 "$log"; exit 1; }
+    ws+=("$(awk "BEGIN {print $SEEN_AT - $t0}")")
     kill -INT "$pid"
     wait "$pid" || true
     extra_cleanup=:

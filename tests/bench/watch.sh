@@ -29,12 +29,10 @@ watched() {
     for _ in $(seq 600); do grep -q Watching "$log" && break; sleep 0.2; done
     grep -q Watching "$log" || { tail -20 "$log"; exit 1; }
     sleep 1
-    local t0
-    t0=$(date +%s.%N)
+    local t0=$EPOCHREALTIME
     edit
-    for _ in $(seq 6000); do grep -q 'ready in' "$log" && break; sleep 0.02; done
-    grep -q 'ready in' "$log" || { tail -20 "$log"; exit 1; }
-    ready+=("$(awk "BEGIN {print $(date +%s.%N) - $t0}")")
+    wait_for "$log" 'ready in' 1 || { tail -20 "$log"; exit 1; }
+    ready+=("$(awk "BEGIN {print $SEEN_AT - $t0}")")
     grep -o 'Finished hack/make.sh binary in [0-9.]*' "$log" | awk '{print $5}' >>"$work/built"
     kill -INT "$pid"
     wait "$pid" || true
