@@ -3,7 +3,7 @@
 //! replaced since is not hashed again; a fresh `binary` asks it whether the built files are
 //! still those ([`as_hashed`]).
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use hack_compat::Fork;
 
 use super::summary::{Artifact, Digests};
@@ -13,29 +13,39 @@ use super::summary::{Artifact, Digests};
 /// `binary` shows without building. `false` when there is no such summary.
 pub fn as_hashed(fork: &Fork, bundles: &[String], version: &str) -> bool {
     let memo = Memo::read(fork);
-    if memo.0.is_empty() {
+    let Some(files) = built_files(fork, bundles, version) else {
         return false;
-    }
-    let mut seen = 0;
+    };
+    !memo.0.is_empty()
+        && files.len() == memo.0.len()
+        && files.iter().all(|(rel, m)| {
+            memo.0
+                .get(rel.as_str())
+                .is_some_and(|(id, ..)| *id == Memo::identity(m))
+        })
+}
+
+/// The files the bundles' output directories hold (not their checksum files, not symlinks),
+/// relative to the fork root; `None` when one of them cannot be read.
+fn built_files(
+    fork: &Fork,
+    bundles: &[String],
+    version: &str,
+) -> Option<Vec<(Utf8PathBuf, std::fs::Metadata)>> {
+    let mut files = Vec::new();
     for dir in super::summary::output_dirs(fork, bundles, version) {
         let Ok(entries) = std::fs::read_dir(fork.root.join(&dir)) else {
             continue;
         };
         for e in entries.flatten() {
-            let Ok(name) = e.file_name().into_string() else {
-                return false;
-            };
-            let Ok(m) = e.metadata() else { return false };
-            if super::summary::is_checksum_file(&name) || e.path().is_symlink() {
-                continue;
-            }
-            match memo.0.get(dir.join(&name).as_str()) {
-                Some((id, ..)) if *id == Memo::identity(&m) => seen += 1,
-                _ => return false,
+            let name = e.file_name().into_string().ok()?;
+            let m = e.metadata().ok()?;
+            if !super::summary::is_checksum_file(&name) && !m.file_type().is_symlink() {
+                files.push((dir.join(&name), m));
             }
         }
     }
-    seen == memo.0.len()
+    Some(files)
 }
 
 /// The digests of the last summary, by file identity (`bundles/.moby-xtask-digests`): a build
@@ -105,32 +115,24 @@ impl Memo {
     }
 }
 
-/// After a build that prints no summary (`smoke`, the live loop): the identity of each file the
-/// bundles' output directories hold, with the digests of those the memo already knew as they
-/// are, so that a later `binary` or `smoke` finds the build's files as it left them (a summary
+/// After every successful build, for those that print no summary (`smoke`, the live loop): the
+/// identity of each file it left, with the digests of those the memo already knew as they are,
+/// so that a later `binary` or `smoke` finds the build's files as it left them (a summary
 /// hashes what has no digest yet). Best effort, as [`Memo::write`].
 pub fn note_built(fork: &Fork, bundles: &[String], version: &str) {
+    let Some(files) = built_files(fork, bundles, version) else {
+        return;
+    };
     let old = Memo::read(fork);
     let mut text = String::new();
-    for dir in super::summary::output_dirs(fork, bundles, version) {
-        let Ok(entries) = std::fs::read_dir(fork.root.join(&dir)) else {
-            continue;
+    for (rel, m) in files {
+        let id = Memo::identity(&m);
+        let (md5, sha) = match old.0.get(rel.as_str()) {
+            Some((known, md5, sha)) if *known == id => (md5.clone(), sha.clone()),
+            _ => (None, None),
         };
-        for e in entries.flatten() {
-            let (Ok(name), Ok(m)) = (e.file_name().into_string(), e.metadata()) else {
-                continue;
-            };
-            if super::summary::is_checksum_file(&name) || m.file_type().is_symlink() {
-                continue;
-            }
-            let (rel, id) = (dir.join(&name), Memo::identity(&m));
-            let (md5, sha) = match old.0.get(rel.as_str()) {
-                Some((known, md5, sha)) if *known == id => (md5.clone(), sha.clone()),
-                _ => (None, None),
-            };
-            let (md5, sha) = (md5.unwrap_or_default(), sha.unwrap_or_default());
-            text.push_str(&format!("{rel}\t{id}\t{md5}\t{sha}\n"));
-        }
+        let (md5, sha) = (md5.unwrap_or_default(), sha.unwrap_or_default());
+        text.push_str(&format!("{rel}\t{id}\t{md5}\t{sha}\n"));
     }
     save(fork, &text);
 }
